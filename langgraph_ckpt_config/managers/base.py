@@ -1,0 +1,1449 @@
+"""``BaseCheckpointManager``: the whole manager API over a handful of storage primitives.
+
+A backend (built-in or plugin) subclasses this and implements the ``_``-prefixed
+primitives in the "storage primitives" section: write a checkpoint with its blobs
+atomically, read records/blobs/writes, query, update, delete. Everything else --
+the codec pipeline, checksums, the design sketch's operational API, the record
+API the LangGraph adapter uses, retention, verify, export/import, statistics,
+the background cleanup worker and the async twins -- lives here once.
+
+Payloads handed to primitives are already *sealed* (codec header, optional
+compression and AES-GCM encryption whose associated data is the record's key,
+see ``_aad``). Backends store bytes; they never decode them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO, ClassVar, TypeVar
+
+from langgraph_ckpt_config.errors import (
+    AmbiguousCheckpointError,
+    CheckpointExistsError,
+    CheckpointNotFoundError,
+    CkptError,
+    CodecError,
+    IntegrityError,
+    InvalidInputError,
+    ManagerNotInitializedError,
+)
+from langgraph_ckpt_config.managers.interfaces import (
+    CheckpointMetadata,
+    CheckpointStatus,
+    ICheckpointManager,
+    RecordKind,
+)
+from langgraph_ckpt_config.managers.records import (
+    EMPTY_BLOB_TYPE,
+    BlobKey,
+    ChannelVersion,
+    RecordQuery,
+    StoredBlob,
+    StoredBundle,
+    StoredRecord,
+    StoredWrite,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+EXPORT_FORMAT = "langgraph-ckpt-config/export"
+EXPORT_VERSION = 1
+
+#: Metadata keys LangGraph's retention logic reads; always kept in plaintext
+#: (they are counters and ids, not state) so retention works with encryption on.
+STRUCTURAL_METADATA_KEYS = frozenset({"counters_since_delta_snapshot", "step", "source", "run_id"})
+
+
+# --------------------------------------------------------------------------- helpers
+def _aad(*parts: str | int | float) -> bytes:
+    """Associated data binding a ciphertext to its record key.
+
+    Length-prefixed so that ("a", "bc") and ("ab", "c") never collide.
+    """
+    out = bytearray()
+    for part in parts:
+        raw = str(part).encode("utf-8", "surrogatepass")
+        out += len(raw).to_bytes(4, "big")
+        out += raw
+    return bytes(out)
+
+
+def _check_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or value == "":
+        raise InvalidInputError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _json_safe(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON-representable part of ``metadata`` (what a backend can index)."""
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        out[key] = value
+    return out
+
+
+class LRUCache:
+    """A small thread-safe LRU with a per-entry time to live."""
+
+    def __init__(self, maxsize: int, ttl: float | None) -> None:
+        self.maxsize = max(0, int(maxsize))
+        self.ttl = ttl if ttl and ttl > 0 else None
+        self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any | None:
+        if not self.maxsize:
+            return None
+        with self._lock:
+            item = self._data.get(key)
+            if item is None:
+                return None
+            expires, value = item
+            if expires and expires < time.monotonic():
+                del self._data[key]
+                return None
+            self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        if not self.maxsize:
+            return
+        expires = time.monotonic() + self.ttl if self.ttl else 0.0
+        with self._lock:
+            self._data[key] = (expires, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def discard_where(self, predicate: Callable[[Any], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._data if predicate(k)]:
+                del self._data[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+# --------------------------------------------------------------------------- opened views
+class OpenedWrite(tuple):
+    """(task_id, idx, channel, payload_type, raw_bytes, task_path) -- payload decoded by the codec."""
+
+    __slots__ = ()
+
+    def __new__(cls, task_id: str, idx: int, channel: str, payload_type: str, data: bytes, task_path: str):
+        return tuple.__new__(cls, (task_id, idx, channel, payload_type, data, task_path))
+
+    task_id = property(lambda self: self[0])
+    idx = property(lambda self: self[1])
+    channel = property(lambda self: self[2])
+    payload_type = property(lambda self: self[3])
+    data = property(lambda self: self[4])
+    task_path = property(lambda self: self[5])
+
+
+class OpenedBundle:
+    """A checkpoint as the LangGraph adapter consumes it: codec already undone."""
+
+    __slots__ = ("record", "payload", "blobs", "writes")
+
+    def __init__(
+        self,
+        record: StoredRecord,
+        payload: bytes,
+        blobs: dict[BlobKey, tuple[str, bytes]],
+        writes: list[OpenedWrite],
+    ) -> None:
+        self.record = record
+        self.payload = payload
+        self.blobs = blobs
+        self.writes = writes
+
+
+class BaseCheckpointManager(ICheckpointManager):
+    """Everything a manager does, over the storage primitives a backend provides.
+
+    Construction validates ``config`` against ``parameters_model`` and does no
+    I/O; ``initialize()`` opens the backend (``_open``) and starts the cleanup
+    worker; ``close()`` stops both. Instances are thread-safe as long as the
+    backend's primitives are.
+    """
+
+    #: Set by subclasses: the pydantic model of this manager's ``parameters``.
+    parameters_model: ClassVar[type]
+    #: Short backend name used in messages and statistics.
+    backend_name: ClassVar[str] = "base"
+
+    def __init__(self, config: Mapping[str, Any] | Any | None = None, *, name: str | None = None) -> None:
+        self.name = name or self.backend_name
+        self.params = self._validate_params(config)
+        self._initialized = False
+        self._closed = False
+        self._lifecycle_lock = threading.RLock()
+        self._stop_event = threading.Event()
+        self._cleanup_thread: threading.Thread | None = None
+        self._counters: dict[str, int] = {}
+        self._counters_lock = threading.Lock()
+        self._serde: Any = None
+        self.pipeline: Any = None
+        self._blob_cache = LRUCache(0, None)
+        self.last_cleanup: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _validate_params(cls, config: Any) -> Any:
+        model = cls.parameters_model
+        if isinstance(config, model):
+            return config
+        if config is not None and hasattr(config, "model_dump"):
+            config = config.model_dump()
+        from pydantic import ValidationError
+
+        from langgraph_ckpt_config.errors import ConfigError
+
+        try:
+            return model.model_validate(dict(config or {}))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid parameters for {cls.__name__}: {problems}") from None
+
+    # ------------------------------------------------------------------ lifecycle
+    def initialize(self, config: Mapping[str, Any] | None = None) -> None:
+        with self._lifecycle_lock:
+            if self._closed:
+                raise ManagerNotInitializedError(f"manager {self.name!r} is closed; create a new one")
+            if config:
+                merged = self.params.model_dump()
+                merged.update(config)
+                self.params = self._validate_params(merged)
+            if self._initialized:
+                return
+            from langgraph_ckpt_config.codecs import CodecPipeline, get_serializer
+
+            self.pipeline = CodecPipeline.from_parameters(self.params)
+            self.serializer = get_serializer(
+                self.params.serialization_format, self.params.serialization_options
+            )
+            if self.params.cache_enabled:
+                self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl)
+            self._open()
+            self._initialized = True
+            self._start_cleanup_worker()
+
+    def close(self) -> None:
+        with self._lifecycle_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop_event.set()
+            worker = self._cleanup_thread
+            if worker is not None and worker is not threading.current_thread():
+                worker.join(timeout=30)
+            if self._initialized:
+                self._close()
+            self._blob_cache.clear()
+
+    def cleanup(self) -> None:
+        """The sketch's name for ``close()``."""
+        self.close()
+
+    def __enter__(self) -> BaseCheckpointManager:
+        self.initialize()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> BaseCheckpointManager:
+        await self._to_thread(self.initialize)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._to_thread(self.close)
+
+    @property
+    def is_initialized(self) -> bool:
+        return self._initialized and not self._closed
+
+    def _require_open(self) -> None:
+        if not self._initialized:
+            if self._closed:
+                raise ManagerNotInitializedError(f"manager {self.name!r} is closed")
+            self.initialize()
+        elif self._closed:
+            raise ManagerNotInitializedError(f"manager {self.name!r} is closed")
+
+    def __repr__(self) -> str:  # never the parameters: they may hold secrets
+        state = "closed" if self._closed else ("open" if self._initialized else "new")
+        return f"<{type(self).__name__} name={self.name!r} {state}>"
+
+    @property
+    def serde(self) -> Any:
+        """Serializer used to decode LangGraph payloads for operators (``load_checkpoint``, CLI)."""
+        if self._serde is None:
+            from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+            self._serde = JsonPlusSerializer()
+        return self._serde
+
+    @serde.setter
+    def serde(self, value: Any) -> None:
+        self._serde = value
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counters_lock:
+            self._counters[name] = self._counters.get(name, 0) + n
+
+    # ------------------------------------------------------------------ storage primitives
+    # Backends implement these. All take and return *sealed* payloads.
+    def _open(self) -> None:
+        """Connect / create schema. Called once by ``initialize``."""
+
+    def _close(self) -> None:
+        """Release connections, files, threads."""
+
+    def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
+        """Store ``record`` and its new blobs atomically (replace an existing record of the same key).
+
+        ``blobs`` are ``(checkpoint_ns, blob)`` pairs for ``record.thread_id``. Blobs are
+        immutable per key: writing an existing blob key again may be skipped.
+        A reader must never see the record before its blobs.
+        """
+        raise NotImplementedError
+
+    def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
+        """One record, or the newest (highest ``checkpoint_id``) of (thread, ns) when id is None."""
+        raise NotImplementedError
+
+    def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
+        """Records matching ``query`` (see ``records.record_matches``), newest first."""
+        raise NotImplementedError
+
+    def _read_blobs(
+        self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]
+    ) -> dict[BlobKey, StoredBlob]:
+        """The blobs that exist among ``keys`` (missing keys are simply absent)."""
+        raise NotImplementedError
+
+    def _write_writes(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        writes: Sequence[StoredWrite],
+        *,
+        replace: bool,
+    ) -> None:
+        """Store pending writes keyed by (task_id, idx); existing keys kept unless ``replace``."""
+        raise NotImplementedError
+
+    def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
+        """Writes of one checkpoint, in any order."""
+        raise NotImplementedError
+
+    def _update_record(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        *,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        updated_at: float,
+    ) -> bool:
+        """Replace the given plaintext fields; False when the record does not exist."""
+        raise NotImplementedError
+
+    def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete records ``(checkpoint_ns, checkpoint_id)`` of a thread with their writes."""
+        raise NotImplementedError
+
+    def _delete_thread(self, thread_id: str) -> None:
+        """Delete every record, blob and write of a thread (all namespaces)."""
+        raise NotImplementedError
+
+    def _list_thread_ids(self) -> Iterator[str]:
+        """Every thread id that has at least one record."""
+        raise NotImplementedError
+
+    def _list_blob_keys(self, thread_id: str) -> Iterator[tuple[str, str, ChannelVersion]]:
+        """Every (checkpoint_ns, channel, version) blob key of a thread."""
+        raise NotImplementedError
+
+    def _delete_blobs(self, thread_id: str, keys: Sequence[tuple[str, str, ChannelVersion]]) -> int:
+        """Delete the given blob keys of a thread."""
+        raise NotImplementedError
+
+    # Optional primitives: defaults compose the required ones; override when one
+    # round trip can do the work of several.
+    def _read_bundle(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None
+    ) -> StoredBundle | None:
+        record = self._read_record(thread_id, checkpoint_ns, checkpoint_id)
+        if record is None:
+            return None
+        blobs = self._read_blobs(thread_id, checkpoint_ns, list(record.channel_versions.items()))
+        writes = self._read_writes(thread_id, checkpoint_ns, record.checkpoint_id)
+        return StoredBundle(record, blobs, writes)
+
+    def _read_writes_many(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_ids: Sequence[str]
+    ) -> dict[str, list[StoredWrite]]:
+        return {cid: self._read_writes(thread_id, checkpoint_ns, cid) for cid in checkpoint_ids}
+
+    def _storage_size(self) -> int | None:
+        """Bytes the backend uses on disk/in the server, when it can tell cheaply."""
+        return None
+
+    # ------------------------------------------------------------------ sealing
+    def _seal(self, raw: bytes, aad: bytes) -> tuple[bytes, str]:
+        stored = self.pipeline.seal(raw, aad)
+        return stored, self.pipeline.checksum(stored)
+
+    def _open_payload(self, stored: bytes, checksum: str, aad: bytes, what: str) -> bytes:
+        if getattr(self.params, "verify_on_read", True):
+            try:
+                self.pipeline.verify_checksum(stored, checksum)
+            except IntegrityError as exc:
+                self._count("integrity_errors")
+                raise IntegrityError(f"{what}: {exc}") from None
+        try:
+            return self.pipeline.open(stored, aad)
+        except CodecError as exc:
+            self._count("integrity_errors")
+            raise type(exc)(f"{what}: {exc}") from None
+
+    @staticmethod
+    def _record_aad(thread_id: str, ns: str, checkpoint_id: str) -> bytes:
+        return _aad("record", thread_id, ns, checkpoint_id)
+
+    @staticmethod
+    def _blob_aad(thread_id: str, ns: str, channel: str, version: ChannelVersion) -> bytes:
+        return _aad("blob", thread_id, ns, channel, version)
+
+    @staticmethod
+    def _write_aad(thread_id: str, ns: str, checkpoint_id: str, task_id: str, idx: int) -> bytes:
+        return _aad("write", thread_id, ns, checkpoint_id, task_id, idx)
+
+    def seal_blob(self, thread_id: str, ns: str, channel: str, version: ChannelVersion, payload_type: str, raw: bytes) -> StoredBlob:
+        stored, checksum = self._seal(raw, self._blob_aad(thread_id, ns, channel, version))
+        return StoredBlob(channel, version, payload_type, stored, checksum)
+
+    def _open_blob(self, thread_id: str, ns: str, blob: StoredBlob) -> bytes:
+        key = (thread_id, ns, blob.channel, blob.version)
+        cached = self._blob_cache.get(key)
+        if cached is not None and cached[0] == blob.checksum:
+            return cached[1]
+        raw = self._open_payload(
+            blob.payload,
+            blob.checksum,
+            self._blob_aad(thread_id, ns, blob.channel, blob.version),
+            f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r}",
+        )
+        self._blob_cache.put(key, (blob.checksum, raw))
+        return raw
+
+    def _open_record(self, record: StoredRecord) -> bytes:
+        if record.status == CheckpointStatus.CORRUPTED.value:
+            raise IntegrityError(
+                f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} is marked corrupted; "
+                "delete it or restore it from an export"
+            )
+        assert record.payload is not None
+        return self._open_payload(
+            record.payload,
+            record.checksum,
+            self._record_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id),
+            f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r}",
+        )
+
+    def _open_write(self, thread_id: str, ns: str, checkpoint_id: str, w: StoredWrite) -> OpenedWrite:
+        raw = self._open_payload(
+            w.payload,
+            w.checksum,
+            self._write_aad(thread_id, ns, checkpoint_id, w.task_id, w.idx),
+            f"write {w.task_id}/{w.idx} of checkpoint {checkpoint_id!r}",
+        )
+        return OpenedWrite(w.task_id, w.idx, w.channel, w.payload_type, raw, w.task_path)
+
+    def _open_bundle(self, bundle: StoredBundle) -> OpenedBundle:
+        rec = bundle.record
+        tid, ns = rec.thread_id, rec.checkpoint_ns
+        payload = self._open_record(rec)
+        blobs = {
+            key: (blob.payload_type, self._open_blob(tid, ns, blob) if blob.payload_type != EMPTY_BLOB_TYPE else b"")
+            for key, blob in bundle.blobs.items()
+        }
+        writes = [self._open_write(tid, ns, rec.checkpoint_id, w) for w in bundle.writes]
+        writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
+        return OpenedBundle(rec, payload, blobs, writes)
+
+    # ------------------------------------------------------------------ record API (LangGraph adapter)
+    def plaintext_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of a checkpoint's metadata stored unencrypted (and so filterable)."""
+        safe = _json_safe(metadata)
+        if not self.pipeline.is_encrypted:
+            return safe
+        allowed = set(self.params.client_encryption.filterable_metadata) | STRUCTURAL_METADATA_KEYS
+        return {k: v for k, v in safe.items() if k in allowed}
+
+    def can_filter_in_store(self, keys: Iterable[str]) -> bool:
+        """Whether a metadata filter on ``keys`` can be answered from plaintext metadata."""
+        if not self.pipeline.is_encrypted:
+            return True
+        allowed = set(self.params.client_encryption.filterable_metadata) | STRUCTURAL_METADATA_KEYS
+        return set(keys) <= allowed
+
+    def put_langgraph_checkpoint(
+        self,
+        *,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        parent_checkpoint_id: str | None,
+        workflow_id: str | None,
+        created_at: float,
+        payload_type: str,
+        payload: bytes,
+        metadata: Mapping[str, Any],
+        channel_versions: Mapping[str, ChannelVersion],
+        blobs: Sequence[tuple[str, ChannelVersion, str, bytes]],
+    ) -> None:
+        """Store one LangGraph checkpoint and the channel values it introduces.
+
+        ``blobs`` are ``(channel, version, payload_type, raw)``; ``payload`` is the
+        serde's bytes for the checkpoint (without channel values) and its metadata.
+        """
+        self._require_open()
+        _check_id(thread_id, "thread_id")
+        _check_id(checkpoint_id, "checkpoint_id")
+        stored_blobs = [
+            (checkpoint_ns, self.seal_blob(thread_id, checkpoint_ns, ch, ver, typ, raw))
+            if typ != EMPTY_BLOB_TYPE
+            else (checkpoint_ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
+            for ch, ver, typ, raw in blobs
+        ]
+        sealed, checksum = self._seal(payload, self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
+        now = time.time()
+        record = StoredRecord(
+            thread_id=thread_id,
+            checkpoint_ns=checkpoint_ns,
+            checkpoint_id=checkpoint_id,
+            parent_checkpoint_id=parent_checkpoint_id,
+            workflow_id=workflow_id or self.params.default_workflow_id,
+            kind=RecordKind.LANGGRAPH.value,
+            payload_type=payload_type,
+            payload=sealed,
+            checksum=checksum,
+            size=len(sealed) + sum(len(b.payload) for _, b in stored_blobs),
+            created_at=created_at,
+            updated_at=now,
+            status=CheckpointStatus.ACTIVE.value,
+            tags=[],
+            metadata=self.plaintext_metadata(metadata),
+            channel_versions=dict(channel_versions),
+        )
+        self._write_checkpoint(record, stored_blobs)
+        self._count("checkpoints_written")
+        self._after_write(thread_id, checkpoint_ns)
+
+    def put_langgraph_writes(
+        self,
+        *,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        writes: Sequence[tuple[str, int, str, str, bytes, str]],
+        replace: bool,
+    ) -> None:
+        """Store pending writes ``(task_id, idx, channel, payload_type, raw, task_path)``."""
+        self._require_open()
+        stored = []
+        for task_id, idx, channel, typ, raw, task_path in writes:
+            sealed, checksum = self._seal(raw, self._write_aad(thread_id, checkpoint_ns, checkpoint_id, task_id, idx))
+            stored.append(StoredWrite(task_id, idx, channel, typ, sealed, checksum, task_path))
+        self._write_writes(thread_id, checkpoint_ns, checkpoint_id, stored, replace=replace)
+        self._count("writes_written", len(stored))
+
+    def get_langgraph_bundle(
+        self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
+    ) -> OpenedBundle | None:
+        """The checkpoint (latest of the namespace when ``checkpoint_id`` is None), decoded by the codec."""
+        self._require_open()
+        bundle = self._read_bundle(thread_id, checkpoint_ns, checkpoint_id)
+        self._count("checkpoints_read")
+        if bundle is None:
+            return None
+        return self._open_bundle(bundle)
+
+    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
+        """Bundles for every record ``query`` selects, newest first, blobs and writes batched."""
+        self._require_open()
+        for record in self._query_records(query):
+            blobs = self._read_blobs(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
+            writes = self._read_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
+            yield self._open_bundle(StoredBundle(record, blobs, writes))
+
+    def query_records(self, query: RecordQuery) -> list[StoredRecord]:
+        """Plain records (payloads sealed) -- for operators and tools."""
+        self._require_open()
+        return list(self._query_records(query))
+
+    def list_thread_ids(self) -> list[str]:
+        self._require_open()
+        return sorted(self._list_thread_ids())
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove a whole thread: every namespace, checkpoint, blob and write."""
+        self._require_open()
+        self._delete_thread(thread_id)
+        self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+        self._count("threads_deleted")
+
+    def delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
+        """Delete checkpoints ``(ns, id)`` of one thread, their writes, and blobs no longer referenced."""
+        self._require_open()
+        if not keys:
+            return 0
+        removed = self._delete_checkpoints(thread_id, keys)
+        self._collect_blobs(thread_id)
+        self._count("checkpoints_deleted", removed)
+        return removed
+
+    def _collect_blobs(self, thread_id: str) -> int:
+        """Delete blobs of ``thread_id`` that no remaining checkpoint references."""
+        referenced: set[tuple[str, str, ChannelVersion]] = set()
+        for rec in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)):
+            for ch, ver in rec.channel_versions.items():
+                referenced.add((rec.checkpoint_ns, ch, ver))
+        orphans = [key for key in self._list_blob_keys(thread_id) if key not in referenced]
+        if orphans:
+            self._delete_blobs(thread_id, orphans)
+            self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+        return len(orphans)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, blob and write of a thread under a new thread id.
+
+        Payloads are re-sealed because encryption binds each one to its thread.
+        """
+        self._require_open()
+        _check_id(target_thread_id, "target_thread_id")
+        records = list(self._query_records(RecordQuery(thread_id=source_thread_id)))
+        records.sort(key=lambda r: (r.checkpoint_ns, r.checkpoint_id))
+        for rec in records:
+            ns = rec.checkpoint_ns
+            payload = self._open_record(rec)
+            blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
+            new_blobs = [
+                (ns, self.seal_blob(target_thread_id, ns, b.channel, b.version, b.payload_type, self._open_blob(source_thread_id, ns, b)))
+                if b.payload_type != EMPTY_BLOB_TYPE
+                else (ns, b)
+                for b in blobs.values()
+            ]
+            sealed, checksum = self._seal(payload, self._record_aad(target_thread_id, ns, rec.checkpoint_id))
+            copy = StoredRecord(
+                thread_id=target_thread_id,
+                checkpoint_ns=ns,
+                checkpoint_id=rec.checkpoint_id,
+                parent_checkpoint_id=rec.parent_checkpoint_id,
+                workflow_id=rec.workflow_id,
+                kind=rec.kind,
+                payload_type=rec.payload_type,
+                payload=sealed,
+                checksum=checksum,
+                size=rec.size,
+                created_at=rec.created_at,
+                updated_at=time.time(),
+                status=rec.status,
+                tags=list(rec.tags),
+                metadata=dict(rec.metadata),
+                channel_versions=dict(rec.channel_versions),
+            )
+            self._write_checkpoint(copy, new_blobs)
+            writes = [self._open_write(source_thread_id, ns, rec.checkpoint_id, w) for w in self._read_writes(source_thread_id, ns, rec.checkpoint_id)]
+            if writes:
+                self.put_langgraph_writes(
+                    thread_id=target_thread_id,
+                    checkpoint_ns=ns,
+                    checkpoint_id=rec.checkpoint_id,
+                    writes=[tuple(w) for w in writes],
+                    replace=True,
+                )
+        self._count("threads_copied")
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> int:
+        """Delete every checkpoint whose metadata ``run_id`` is one of ``run_ids``."""
+        self._require_open()
+        removed = 0
+        for run_id in run_ids:
+            by_thread: dict[str, list[tuple[str, str]]] = {}
+            for rec in self._query_records(RecordQuery(metadata={"run_id": run_id}, include_payload=False)):
+                by_thread.setdefault(rec.thread_id, []).append((rec.checkpoint_ns, rec.checkpoint_id))
+            for thread_id, keys in by_thread.items():
+                removed += self.delete_checkpoints(thread_id, keys)
+        return removed
+
+    def prune_thread(self, thread_id: str, *, keep_last: int = 1) -> int:
+        """Keep the newest ``keep_last`` checkpoints of each namespace (plus what they need).
+
+        Never removes a namespace's head, an archived checkpoint, or an ancestor a
+        kept checkpoint's ``DeltaChannel`` values are rebuilt from (see
+        ``_delta_protected``). ``keep_last=0`` deletes the thread.
+        """
+        self._require_open()
+        if keep_last <= 0:
+            count = sum(1 for _ in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
+            self.delete_thread(thread_id)
+            return count
+        by_ns: dict[str, list[StoredRecord]] = {}
+        for rec in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)):
+            by_ns.setdefault(rec.checkpoint_ns, []).append(rec)
+        doomed: list[tuple[str, str]] = []
+        for ns, recs in by_ns.items():
+            recs.sort(key=lambda r: r.checkpoint_id, reverse=True)
+            if recs and recs[0].kind != RecordKind.LANGGRAPH.value:
+                recs.sort(key=lambda r: (r.created_at, r.checkpoint_id), reverse=True)
+            kept = recs[:keep_last]
+            protected = self._delta_protected(kept, {r.checkpoint_id: r for r in recs})
+            for rec in recs[keep_last:]:
+                if rec.status == CheckpointStatus.ARCHIVED.value or rec.checkpoint_id in protected:
+                    continue
+                doomed.append((ns, rec.checkpoint_id))
+        return self.delete_checkpoints(thread_id, doomed)
+
+    @staticmethod
+    def _delta_protected(kept: Sequence[StoredRecord], by_id: Mapping[str, StoredRecord]) -> set[str]:
+        """Ancestors of kept checkpoints that their DeltaChannel values still depend on.
+
+        LangGraph records ``counters_since_delta_snapshot`` ({channel: (updates,
+        supersteps)}) in checkpoint metadata for every delta channel *not*
+        snapshotted at that checkpoint. Walking parents from a kept checkpoint,
+        a channel is resolved at the first ancestor where it is absent from the
+        counters (that ancestor holds its snapshot); every ancestor visited
+        until all channels resolve -- and that resolving ancestor, whose writes
+        feed the replay -- must stay.
+        """
+        protected: set[str] = set()
+        for rec in kept:
+            pending = set((rec.metadata.get("counters_since_delta_snapshot") or {}).keys())
+            cursor = rec.parent_checkpoint_id
+            while pending and cursor is not None:
+                ancestor = by_id.get(cursor)
+                if ancestor is None:
+                    break
+                protected.add(cursor)
+                counters = ancestor.metadata.get("counters_since_delta_snapshot") or {}
+                pending &= set(counters.keys())
+                cursor = ancestor.parent_checkpoint_id
+        return protected
+
+    # ------------------------------------------------------------------ retention
+    def cleanup_checkpoints(self, max_age: float | None = None, max_count: int | None = None) -> int:
+        """Apply retention now; returns how many checkpoints were removed.
+
+        ``max_age`` (seconds): a thread whose newest checkpoint is older is removed
+        whole (a LangGraph thread is never cut in the middle), and so is a manager-API
+        record older than that. ``max_count``: each thread namespace keeps its newest
+        ``max_count`` checkpoints (see ``prune_thread``). Archived checkpoints are kept.
+        """
+        return self._apply_retention(max_age=max_age, max_count=max_count, dry_run=False)["removed"]
+
+    def plan_cleanup(self, max_age: float | None = None, max_count: int | None = None) -> dict[str, Any]:
+        """What ``cleanup_checkpoints`` would remove, without removing anything."""
+        return self._apply_retention(max_age=max_age, max_count=max_count, dry_run=True)
+
+    def _apply_retention(self, *, max_age: float | None, max_count: int | None, dry_run: bool) -> dict[str, Any]:
+        self._require_open()
+        now = time.time()
+        removed = 0
+        threads_removed: list[str] = []
+        trimmed: dict[str, int] = {}
+        for thread_id in list(self._list_thread_ids()):
+            records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
+            if not records:
+                continue
+            if max_age is not None:
+                newest = max(r.created_at for r in records)
+                archived = any(r.status == CheckpointStatus.ARCHIVED.value for r in records)
+                is_langgraph = any(r.kind == RecordKind.LANGGRAPH.value for r in records)
+                if newest < now - max_age and not archived:
+                    threads_removed.append(thread_id)
+                    removed += len(records)
+                    if not dry_run:
+                        self.delete_thread(thread_id)
+                    continue
+                if not is_langgraph:
+                    old = [
+                        (r.checkpoint_ns, r.checkpoint_id)
+                        for r in records
+                        if r.created_at < now - max_age and r.status != CheckpointStatus.ARCHIVED.value
+                    ]
+                    if old:
+                        removed += len(old)
+                        trimmed[thread_id] = trimmed.get(thread_id, 0) + len(old)
+                        if not dry_run:
+                            self.delete_checkpoints(thread_id, old)
+                        records = [r for r in records if (r.checkpoint_ns, r.checkpoint_id) not in set(old)]
+            if max_count is not None and max_count > 0:
+                per_ns: dict[str, int] = {}
+                for r in records:
+                    per_ns[r.checkpoint_ns] = per_ns.get(r.checkpoint_ns, 0) + 1
+                if any(n > max_count for n in per_ns.values()):
+                    if dry_run:
+                        would = sum(max(0, n - max_count) for n in per_ns.values())
+                        trimmed[thread_id] = trimmed.get(thread_id, 0) + would
+                        removed += would
+                    else:
+                        n = self.prune_thread(thread_id, keep_last=max_count)
+                        if n:
+                            trimmed[thread_id] = trimmed.get(thread_id, 0) + n
+                            removed += n
+        result = {"removed": removed, "threads_removed": threads_removed, "trimmed": trimmed, "dry_run": dry_run}
+        if not dry_run:
+            self._count("cleanup_removed", removed)
+            self.last_cleanup = {"at": now, **result}
+        return result
+
+    def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
+        """Hook after each checkpoint write: enforce ``cleanup_threshold`` on that thread."""
+        threshold = self.params.cleanup_threshold or self.params.max_checkpoints
+        if not threshold or not self.params.max_checkpoints:
+            return
+        # Counting is a primitive query; do it only every few writes per thread.
+        with self._counters_lock:
+            n = self._counters.get("checkpoints_written", 0)
+        if n % 16:
+            return
+        count = sum(
+            1 for _ in self._query_records(RecordQuery(thread_id=thread_id, checkpoint_ns=checkpoint_ns, include_payload=False))
+        )
+        if count > threshold:
+            self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
+
+    def _start_cleanup_worker(self) -> None:
+        interval = self.params.cleanup_interval
+        if not interval or interval <= 0:
+            return
+        if not (self.params.max_checkpoints or self.params.retention_max_age):
+            return
+
+        def work() -> None:
+            while not self._stop_event.wait(interval):
+                try:
+                    self._apply_retention(
+                        max_age=self.params.retention_max_age,
+                        max_count=self.params.max_checkpoints,
+                        dry_run=False,
+                    )
+                except CkptError as exc:
+                    logger.warning("background cleanup of manager %r failed: %s", self.name, exc)
+                except Exception:  # the worker must survive a transient backend error
+                    logger.exception("background cleanup of manager %r failed", self.name)
+
+        self._cleanup_thread = threading.Thread(target=work, name=f"lgckpt-cleanup-{self.name}", daemon=True)
+        self._cleanup_thread.start()
+
+    # ------------------------------------------------------------------ the sketch's data API
+    def save_checkpoint(
+        self,
+        checkpoint_id: str,
+        data: dict[str, Any] | bytes | BinaryIO,
+        workflow_id: str,
+        thread_id: str,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> CheckpointMetadata:
+        self._require_open()
+        _check_id(checkpoint_id, "checkpoint_id")
+        _check_id(thread_id, "thread_id")
+        _check_id(workflow_id, "workflow_id")
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            raw, payload_type = bytes(data), "data:bytes"
+        elif hasattr(data, "read"):
+            raw = data.read()
+            if not isinstance(raw, bytes):
+                raise InvalidInputError("a file object passed as data must be opened in binary mode")
+            payload_type = "data:bytes"
+        elif isinstance(data, Mapping):
+            if not self.params.serialization_enabled:
+                raise InvalidInputError(
+                    "serialization_enabled is false: pass bytes or a binary file, or enable serialization"
+                )
+            raw = self.serializer.dumps(dict(data))
+            payload_type = f"data:{self.serializer.name}"
+        else:
+            raise InvalidInputError(f"data must be a dict, bytes or a binary file object, got {type(data).__name__}")
+        md = dict(metadata or {})
+        try:
+            json.dumps(md)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
+        sealed, checksum = self._seal(raw, self._record_aad(thread_id, "", checkpoint_id))
+        now = time.time()
+        record = StoredRecord(
+            thread_id=thread_id,
+            checkpoint_ns="",
+            checkpoint_id=checkpoint_id,
+            parent_checkpoint_id=None,
+            workflow_id=workflow_id,
+            kind=RecordKind.DATA.value,
+            payload_type=payload_type,
+            payload=sealed,
+            checksum=checksum,
+            size=len(sealed),
+            created_at=now,
+            updated_at=now,
+            status=CheckpointStatus.ACTIVE.value,
+            tags=list(tags or []),
+            metadata=md,
+            channel_versions={},
+        )
+        self._write_checkpoint(record, [])
+        self._count("checkpoints_written")
+        self._after_write(thread_id, "")
+        return self._to_metadata(record)
+
+    def _resolve(self, checkpoint_id: str, thread_id: str | None, checkpoint_ns: str) -> StoredRecord:
+        _check_id(checkpoint_id, "checkpoint_id")
+        if thread_id is not None:
+            rec = self._read_record(thread_id, checkpoint_ns, checkpoint_id)
+            if rec is None:
+                raise CheckpointNotFoundError(
+                    f"checkpoint {checkpoint_id!r} not found in thread {thread_id!r} (namespace {checkpoint_ns!r})"
+                )
+            return rec
+        matches = list(self._query_records(RecordQuery(checkpoint_id=checkpoint_id, limit=2)))
+        if not matches:
+            raise CheckpointNotFoundError(f"checkpoint {checkpoint_id!r} not found")
+        if len(matches) > 1:
+            where = ", ".join(f"thread {m.thread_id!r} ns {m.checkpoint_ns!r}" for m in matches)
+            raise AmbiguousCheckpointError(
+                f"checkpoint id {checkpoint_id!r} exists in several places ({where}, ...); pass thread_id="
+            )
+        return matches[0]
+
+    def _find(self, checkpoint_id: str, thread_id: str | None, checkpoint_ns: str) -> StoredRecord | None:
+        try:
+            return self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        except CheckpointNotFoundError:
+            return None
+
+    def load_checkpoint(
+        self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = ""
+    ) -> dict[str, Any] | bytes:
+        """What ``save_checkpoint`` stored; for a LangGraph checkpoint, a decoded view:
+        ``{"checkpoint", "metadata", "channel_values", "pending_writes", "parent_checkpoint_id"}``."""
+        self._require_open()
+        rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        self._count("checkpoints_read")
+        if rec.kind == RecordKind.LANGGRAPH.value:
+            bundle = self.get_langgraph_bundle(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+            assert bundle is not None
+            return self.decode_langgraph(bundle)
+        raw = self._open_record(rec)
+        return self._decode_data(rec.payload_type, raw)
+
+    def _decode_data(self, payload_type: str, raw: bytes) -> dict[str, Any] | bytes:
+        if payload_type == "data:bytes":
+            return raw
+        from langgraph_ckpt_config.codecs import get_serializer
+
+        fmt = payload_type.split(":", 1)[1]
+        return get_serializer(fmt, self.params.serialization_options).loads(raw)
+
+    def decode_langgraph(self, bundle: OpenedBundle) -> dict[str, Any]:
+        """Decode a LangGraph bundle with ``self.serde`` (for operators, not the hot path)."""
+        serde = self.serde
+        doc = serde.loads_typed((bundle.record.payload_type, bundle.payload))
+        checkpoint = dict(doc["checkpoint"]) if isinstance(doc, dict) and "checkpoint" in doc else doc
+        values = {}
+        for (ch, _ver), (typ, raw) in bundle.blobs.items():
+            if typ != EMPTY_BLOB_TYPE:
+                values[ch] = serde.loads_typed((typ, raw))
+        checkpoint["channel_values"] = values
+        return {
+            "checkpoint": checkpoint,
+            "metadata": doc.get("metadata", {}) if isinstance(doc, dict) else {},
+            "channel_values": values,
+            "pending_writes": [(w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))) for w in bundle.writes],
+            "parent_checkpoint_id": bundle.record.parent_checkpoint_id,
+        }
+
+    def delete_checkpoint(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
+        self._require_open()
+        rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
+        if rec is None:
+            return False
+        return self.delete_checkpoints(rec.thread_id, [(rec.checkpoint_ns, rec.checkpoint_id)]) > 0
+
+    def list_checkpoints(
+        self,
+        workflow_id: str | None = None,
+        thread_id: str | None = None,
+        status: CheckpointStatus | None = None,
+        tags: list[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        *,
+        checkpoint_ns: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        order: str = "created_at",
+    ) -> list[CheckpointMetadata]:
+        self._require_open()
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInputError(f"limit must be a non-negative integer, got {limit!r}")
+        if offset is not None and (not isinstance(offset, int) or offset < 0):
+            raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+        query = RecordQuery(
+            thread_id=thread_id,
+            checkpoint_ns=checkpoint_ns,
+            workflow_id=workflow_id,
+            status=CheckpointStatus(status).value if status is not None else None,
+            tags=tags,
+            metadata=metadata,
+            order=order,  # type: ignore[arg-type]
+            limit=limit,
+            offset=offset or 0,
+            include_payload=False,
+        )
+        return [self._to_metadata(r) for r in self._query_records(query)]
+
+    def get_checkpoint_metadata(
+        self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = ""
+    ) -> CheckpointMetadata | None:
+        self._require_open()
+        rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
+        return self._to_metadata(rec) if rec else None
+
+    def update_checkpoint_metadata(
+        self, checkpoint_id: str, metadata: dict[str, Any], *, thread_id: str | None = None, checkpoint_ns: str = ""
+    ) -> bool:
+        self._require_open()
+        rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
+        if rec is None:
+            return False
+        try:
+            json.dumps(metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
+        merged = {**rec.metadata, **metadata}
+        return self._update_record(
+            rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=merged, updated_at=time.time()
+        )
+
+    def _set_status(self, checkpoint_id: str, status: CheckpointStatus, thread_id: str | None, ns: str) -> bool:
+        self._require_open()
+        rec = self._find(checkpoint_id, thread_id, ns)
+        if rec is None:
+            return False
+        return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, status=status.value, updated_at=time.time())
+
+    def archive_checkpoint(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
+        return self._set_status(checkpoint_id, CheckpointStatus.ARCHIVED, thread_id, checkpoint_ns)
+
+    def restore_checkpoint(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
+        """Archived -> active. A corrupted checkpoint is restored only if it verifies again."""
+        self._require_open()
+        rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
+        if rec is None:
+            return False
+        if rec.status == CheckpointStatus.CORRUPTED.value and self.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns)["problems"]:
+            raise IntegrityError(f"checkpoint {checkpoint_id!r} still fails verification; it cannot be restored")
+        return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, status=CheckpointStatus.ACTIVE.value, updated_at=time.time())
+
+    # ------------------------------------------------------------------ verify
+    def verify_checkpoint(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
+        return not self.verify_report(checkpoint_id, thread_id=thread_id, checkpoint_ns=checkpoint_ns)["problems"]
+
+    def verify_report(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> dict[str, Any]:
+        """Check the payload, every referenced blob and every write; mark the record corrupted on failure."""
+        self._require_open()
+        rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        problems: list[str] = []
+        tid, ns, cid = rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id
+
+        def check(stored: bytes, checksum: str, aad: bytes, what: str) -> None:
+            try:
+                self.pipeline.verify_checksum(stored, checksum)
+                self.pipeline.open(stored, aad)
+            except CkptError as exc:
+                problems.append(f"{what}: {exc}")
+
+        assert rec.payload is not None
+        check(rec.payload, rec.checksum, self._record_aad(tid, ns, cid), "payload")
+        if rec.kind == RecordKind.LANGGRAPH.value:
+            blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
+            for ch, ver in rec.channel_versions.items():
+                blob = blobs.get((ch, ver))
+                if blob is None:
+                    problems.append(f"blob {ch!r}@{ver}: missing")
+                elif blob.payload_type != EMPTY_BLOB_TYPE:
+                    check(blob.payload, blob.checksum, self._blob_aad(tid, ns, ch, ver), f"blob {ch!r}@{ver}")
+            for w in self._read_writes(tid, ns, cid):
+                check(w.payload, w.checksum, self._write_aad(tid, ns, cid, w.task_id, w.idx), f"write {w.task_id}/{w.idx}")
+        self._count("verifications")
+        if problems:
+            self._count("verification_failures")
+            logger.warning("checkpoint %r of thread %r failed verification: %s", cid, tid, "; ".join(problems))
+            self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
+        return {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": cid, "problems": problems}
+
+    # ------------------------------------------------------------------ export / import
+    def export_records(self, records: Iterable[StoredRecord]) -> dict[str, Any]:
+        """A portable document (see ``docs/design.md``) holding the given records with
+        their blobs and writes, codec undone so any manager can import it."""
+        self._require_open()
+        out_records: list[dict[str, Any]] = []
+        out_blobs: list[dict[str, Any]] = []
+        out_writes: list[dict[str, Any]] = []
+        seen_blobs: set[tuple[str, str, str, Any]] = set()
+        for rec in records:
+            if rec.payload is None:
+                rec = self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id) or rec
+            raw = self._open_record(rec)
+            out_records.append(
+                {
+                    "thread_id": rec.thread_id,
+                    "checkpoint_ns": rec.checkpoint_ns,
+                    "checkpoint_id": rec.checkpoint_id,
+                    "parent_checkpoint_id": rec.parent_checkpoint_id,
+                    "workflow_id": rec.workflow_id,
+                    "kind": rec.kind,
+                    "status": rec.status,
+                    "tags": rec.tags,
+                    "metadata": rec.metadata,
+                    "created_at": rec.created_at,
+                    "channel_versions": rec.channel_versions,
+                    "payload_type": rec.payload_type,
+                    "data": base64.b64encode(raw).decode("ascii"),
+                    "sha256": hashlib.sha256(raw).hexdigest(),
+                }
+            )
+            tid, ns = rec.thread_id, rec.checkpoint_ns
+            if rec.kind == RecordKind.LANGGRAPH.value:
+                for blob in self._read_blobs(tid, ns, list(rec.channel_versions.items())).values():
+                    key = (tid, ns, blob.channel, blob.version)
+                    if key in seen_blobs:
+                        continue
+                    seen_blobs.add(key)
+                    braw = self._open_blob(tid, ns, blob) if blob.payload_type != EMPTY_BLOB_TYPE else b""
+                    out_blobs.append(
+                        {
+                            "thread_id": tid,
+                            "checkpoint_ns": ns,
+                            "channel": blob.channel,
+                            "version": blob.version,
+                            "payload_type": blob.payload_type,
+                            "data": base64.b64encode(braw).decode("ascii"),
+                        }
+                    )
+                for w in self._read_writes(tid, ns, rec.checkpoint_id):
+                    opened = self._open_write(tid, ns, rec.checkpoint_id, w)
+                    out_writes.append(
+                        {
+                            "thread_id": tid,
+                            "checkpoint_ns": ns,
+                            "checkpoint_id": rec.checkpoint_id,
+                            "task_id": w.task_id,
+                            "idx": w.idx,
+                            "channel": w.channel,
+                            "payload_type": w.payload_type,
+                            "task_path": w.task_path,
+                            "data": base64.b64encode(opened.data).decode("ascii"),
+                        }
+                    )
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "exported_at": datetime.now(timezone.utc).isoformat(),
+            "source_manager": self.name,
+            "records": out_records,
+            "blobs": out_blobs,
+            "writes": out_writes,
+        }
+
+    def export_checkpoint(self, checkpoint_id: str, output_path: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
+        rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        _write_json_atomic(Path(output_path), self.export_records([rec]))
+        self._count("exports")
+        return True
+
+    def export_threads(self, thread_ids: Sequence[str], output_path: str | None = None) -> dict[str, Any]:
+        """Export whole threads (every namespace and checkpoint); write to ``output_path`` if given."""
+        self._require_open()
+        records: list[StoredRecord] = []
+        for tid in thread_ids:
+            found = list(self._query_records(RecordQuery(thread_id=tid)))
+            if not found:
+                raise CheckpointNotFoundError(f"thread {tid!r} not found")
+            records.extend(sorted(found, key=lambda r: (r.checkpoint_ns, r.checkpoint_id)))
+        doc = self.export_records(records)
+        if output_path is not None:
+            _write_json_atomic(Path(output_path), doc)
+        self._count("exports")
+        return doc
+
+    def import_checkpoint(
+        self,
+        input_path: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        checkpoint_id: str | None = None,
+        thread_id: str | None = None,
+        overwrite: bool = False,
+    ) -> str:
+        """Import an export file. Keeps the original ids unless ``checkpoint_id``/``thread_id``
+        say otherwise (renaming a checkpoint is only allowed for single-record files).
+        Returns the checkpoint id of the newest imported record."""
+        doc = _read_export(Path(input_path))
+        if checkpoint_id is not None and len(doc["records"]) != 1:
+            raise InvalidInputError("checkpoint_id= can only rename a file holding exactly one checkpoint")
+        keys = self.import_document(doc, thread_id=thread_id, checkpoint_id=checkpoint_id, overwrite=overwrite, metadata=metadata)
+        return max(keys, key=lambda k: k[2])[2] if keys else ""
+
+    def import_document(
+        self,
+        doc: Mapping[str, Any],
+        *,
+        thread_id: str | None = None,
+        checkpoint_id: str | None = None,
+        overwrite: bool = False,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> list[tuple[str, str, str]]:
+        """Import a parsed export document; returns (thread_id, ns, checkpoint_id) per record."""
+        self._require_open()
+        _check_export(doc)
+        imported: list[tuple[str, str, str]] = []
+        blobs_by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for b in doc.get("blobs", []):
+            blobs_by_key.setdefault((b["thread_id"], b["checkpoint_ns"]), []).append(b)
+        writes_by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for w in doc.get("writes", []):
+            writes_by_key.setdefault((w["thread_id"], w["checkpoint_ns"], w["checkpoint_id"]), []).append(w)
+        for item in doc["records"]:
+            src_tid, ns, src_cid = item["thread_id"], item["checkpoint_ns"], item["checkpoint_id"]
+            tid = thread_id or src_tid
+            cid = checkpoint_id or src_cid
+            raw = base64.b64decode(item["data"])
+            if hashlib.sha256(raw).hexdigest() != item.get("sha256"):
+                raise IntegrityError(f"export file: checkpoint {src_cid!r} does not match its sha256; the file is damaged")
+            if not overwrite and self._read_record(tid, ns, cid) is not None:
+                raise CheckpointExistsError(
+                    f"checkpoint {cid!r} already exists in thread {tid!r}; pass overwrite=True or another id"
+                )
+            versions = item.get("channel_versions") or {}
+            blobs = []
+            for b in blobs_by_key.get((src_tid, ns), []):
+                if versions.get(b["channel"]) != b["version"]:
+                    continue
+                if b["payload_type"] == EMPTY_BLOB_TYPE:
+                    blobs.append((ns, StoredBlob(b["channel"], b["version"], EMPTY_BLOB_TYPE, b"", "")))
+                else:
+                    blobs.append((ns, self.seal_blob(tid, ns, b["channel"], b["version"], b["payload_type"], base64.b64decode(b["data"]))))
+            sealed, checksum = self._seal(raw, self._record_aad(tid, ns, cid))
+            md = dict(item.get("metadata") or {})
+            if metadata:
+                md.update(metadata)
+            now = time.time()
+            record = StoredRecord(
+                thread_id=tid,
+                checkpoint_ns=ns,
+                checkpoint_id=cid,
+                parent_checkpoint_id=item.get("parent_checkpoint_id"),
+                workflow_id=item.get("workflow_id") or self.params.default_workflow_id,
+                kind=item.get("kind", RecordKind.DATA.value),
+                payload_type=item["payload_type"],
+                payload=sealed,
+                checksum=checksum,
+                size=len(sealed) + sum(len(b.payload) for _, b in blobs),
+                created_at=float(item.get("created_at") or now),
+                updated_at=now,
+                status=item.get("status", CheckpointStatus.ACTIVE.value)
+                if item.get("status") != CheckpointStatus.CORRUPTED.value
+                else CheckpointStatus.ACTIVE.value,
+                tags=list(item.get("tags") or []),
+                metadata=md,
+                channel_versions=dict(versions),
+            )
+            self._write_checkpoint(record, blobs)
+            writes = writes_by_key.get((src_tid, ns, src_cid), [])
+            if writes:
+                self.put_langgraph_writes(
+                    thread_id=tid,
+                    checkpoint_ns=ns,
+                    checkpoint_id=cid,
+                    writes=[
+                        (w["task_id"], int(w["idx"]), w["channel"], w["payload_type"], base64.b64decode(w["data"]), w.get("task_path", ""))
+                        for w in writes
+                    ],
+                    replace=True,
+                )
+            imported.append((tid, ns, cid))
+        self._count("imports", len(imported))
+        return imported
+
+    # ------------------------------------------------------------------ statistics
+    def get_statistics(self) -> dict[str, Any]:
+        self._require_open()
+        by_status: dict[str, int] = {}
+        by_kind: dict[str, int] = {}
+        total = 0
+        size = 0
+        threads: set[str] = set()
+        oldest: float | None = None
+        newest: float | None = None
+        for rec in self._query_records(RecordQuery(include_payload=False)):
+            total += 1
+            size += rec.size or 0
+            threads.add(rec.thread_id)
+            by_status[rec.status] = by_status.get(rec.status, 0) + 1
+            by_kind[rec.kind] = by_kind.get(rec.kind, 0) + 1
+            oldest = rec.created_at if oldest is None else min(oldest, rec.created_at)
+            newest = rec.created_at if newest is None else max(newest, rec.created_at)
+        with self._counters_lock:
+            counters = dict(self._counters)
+        return {
+            "manager": self.name,
+            "backend": self.backend_name,
+            "total_checkpoints": total,
+            "total_threads": len(threads),
+            "total_size_bytes": size,
+            "storage_size_bytes": self._storage_size(),
+            "by_status": by_status,
+            "by_kind": by_kind,
+            "oldest_checkpoint": _iso(oldest),
+            "newest_checkpoint": _iso(newest),
+            "compression": self.params.compression_algorithm if self.params.compression_enabled else "none",
+            "encryption": bool(self.pipeline.is_encrypted),
+            "operations": counters,
+            "last_cleanup": self.last_cleanup,
+        }
+
+    def _to_metadata(self, rec: StoredRecord) -> CheckpointMetadata:
+        return CheckpointMetadata(
+            checkpoint_id=rec.checkpoint_id,
+            workflow_id=rec.workflow_id,
+            thread_id=rec.thread_id,
+            timestamp=datetime.fromtimestamp(rec.created_at, timezone.utc),
+            status=CheckpointStatus(rec.status),
+            size=rec.size,
+            checksum=rec.checksum,
+            tags=list(rec.tags),
+            metadata=dict(rec.metadata),
+            checkpoint_ns=rec.checkpoint_ns,
+            parent_checkpoint_id=rec.parent_checkpoint_id,
+            kind=RecordKind(rec.kind),
+        )
+
+    # ------------------------------------------------------------------ async twins
+    async def _to_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call off the event loop (backends with native async override the ``a*`` methods)."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def aput_langgraph_checkpoint(self, **kwargs: Any) -> None:
+        await self._to_thread(lambda: self.put_langgraph_checkpoint(**kwargs))
+
+    async def aput_langgraph_writes(self, **kwargs: Any) -> None:
+        await self._to_thread(lambda: self.put_langgraph_writes(**kwargs))
+
+    async def aget_langgraph_bundle(self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None) -> OpenedBundle | None:
+        return await self._to_thread(self.get_langgraph_bundle, thread_id, checkpoint_ns, checkpoint_id)
+
+    async def alist_langgraph_bundles(self, query: RecordQuery) -> list[OpenedBundle]:
+        return await self._to_thread(lambda: list(self.iter_langgraph_bundles(query)))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._to_thread(self.delete_thread, thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._to_thread(self.copy_thread, source_thread_id, target_thread_id)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> int:
+        return await self._to_thread(self.delete_for_runs, run_ids)
+
+    async def aprune_thread(self, thread_id: str, *, keep_last: int = 1) -> int:
+        return await self._to_thread(self.prune_thread, thread_id, keep_last=keep_last)
+
+    async def asave_checkpoint(self, *args: Any, **kwargs: Any) -> CheckpointMetadata:
+        return await self._to_thread(self.save_checkpoint, *args, **kwargs)
+
+    async def aload_checkpoint(self, *args: Any, **kwargs: Any) -> dict[str, Any] | bytes:
+        return await self._to_thread(self.load_checkpoint, *args, **kwargs)
+
+    async def alist_checkpoints(self, *args: Any, **kwargs: Any) -> list[CheckpointMetadata]:
+        return await self._to_thread(self.list_checkpoints, *args, **kwargs)
+
+    async def aget_statistics(self) -> dict[str, Any]:
+        return await self._to_thread(self.get_statistics)
+
+
+# --------------------------------------------------------------------------- export file helpers
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts is not None else None
+
+
+def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
+    """Write to a temp file in the same directory then rename: a crash leaves the old file or none."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        with io.open(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, ensure_ascii=False)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_export(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("r", encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except FileNotFoundError:
+        raise InvalidInputError(f"export file not found: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{path} is not an export file (invalid JSON: {exc})") from None
+    _check_export(doc)
+    return doc
+
+
+def _check_export(doc: Any) -> None:
+    if not isinstance(doc, Mapping) or doc.get("format") != EXPORT_FORMAT:
+        raise InvalidInputError(f"not a langgraph-ckpt-config export (missing format {EXPORT_FORMAT!r})")
+    if doc.get("version") != EXPORT_VERSION:
+        raise InvalidInputError(
+            f"export format version {doc.get('version')!r} is not supported (this version reads {EXPORT_VERSION})"
+        )
+    if not isinstance(doc.get("records"), list):
+        raise InvalidInputError("export file has no 'records' list")
