@@ -981,7 +981,10 @@ class BaseCheckpointManager(ICheckpointManager):
         """Decode a LangGraph bundle with ``self.serde`` (for operators, not the hot path)."""
         serde = self.serde
         doc = serde.loads_typed((bundle.record.payload_type, bundle.payload))
-        checkpoint = dict(doc["checkpoint"]) if isinstance(doc, dict) and "checkpoint" in doc else doc
+        if isinstance(doc, dict) and "checkpoint" in doc:
+            checkpoint, metadata = dict(doc["checkpoint"]), doc.get("metadata") or {}
+        else:  # not written by ConfigCheckpointSaver: show the payload as it is
+            checkpoint, metadata = {"payload": doc}, {}
         values = {}
         for (ch, _ver), (typ, raw) in bundle.blobs.items():
             if typ != EMPTY_BLOB_TYPE:
@@ -989,7 +992,7 @@ class BaseCheckpointManager(ICheckpointManager):
         checkpoint["channel_values"] = values
         return {
             "checkpoint": checkpoint,
-            "metadata": doc.get("metadata", {}) if isinstance(doc, dict) else {},
+            "metadata": metadata,
             "channel_values": values,
             "pending_writes": [(w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))) for w in bundle.writes],
             "parent_checkpoint_id": bundle.record.parent_checkpoint_id,

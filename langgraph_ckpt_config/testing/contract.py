@@ -176,15 +176,16 @@ class ManagerContract:
 
     def test_records_stay_readable_after_codec_change(self, manager_factory):
         first = manager_factory(compression_enabled=True, compression_algorithm="zstd", compression_min_size=0)
-        first.save_checkpoint("c", SAMPLE, "wf", "t")
+        big = {"text": "compressible " * 200}
+        first.save_checkpoint("c", big, "wf", "t")
         from langgraph_ckpt_config.codecs import CodecPipeline
 
         # The reader follows each record's header, not today's config.
         first.pipeline = CodecPipeline.from_parameters(
             {"compression_enabled": True, "compression_algorithm": "gzip", "compression_min_size": 0}
         )
-        assert first.load_checkpoint("c") == SAMPLE
-        first.save_checkpoint("d", SAMPLE, "wf", "t")
+        assert first.load_checkpoint("c") == big
+        first.save_checkpoint("d", big, "wf", "t")
         assert first.pipeline.describe(first._read_record("t", "", "d").payload)["compression"] == "gzip"
         assert first.pipeline.describe(first._read_record("t", "", "c").payload)["compression"] == "zstd"
 

@@ -1,0 +1,199 @@
+"""Pydantic models of every manager's ``parameters`` section.
+
+Strings from ``${VAR:default}`` interpolation are coerced (``"6379"`` -> 6379,
+``"true"`` -> True); an empty string means "unset" for optional fields. Unknown
+keys are kept but reported (see ``unknown_keys``) so a typo never passes silently.
+Secrets are ``SecretStr``: reprs and dumps show ``'**********'``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from langgraph_ckpt_config.config.sizes import Size
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=False, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_strings_are_unset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                k: v
+                for k, v in data.items()
+                if not (v == "" and k in cls.model_fields and cls.model_fields[k].default is None)
+            }
+        return data
+
+    def unknown_keys(self, prefix: str = "") -> list[str]:
+        """Dotted paths of keys no model field declares (nested models included)."""
+        found = [f"{prefix}{k}" for k in (self.model_extra or {})]
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, _Model):
+                found += value.unknown_keys(f"{prefix}{name}.")
+        return found
+
+
+class ClientEncryption(_Model):
+    """AES-256-GCM encryption done by this library before bytes leave the process."""
+
+    enabled: bool = False
+    keys: SecretStr | None = None
+    require: bool | None = None
+    filterable_metadata: list[str] = Field(default_factory=lambda: ["source", "step", "run_id", "workflow_id"])
+
+
+class ManagerParameters(_Model):
+    """Parameters every manager understands."""
+
+    max_checkpoints: int | None = Field(default=None, ge=1)
+    cleanup_threshold: int | None = Field(default=None, ge=1)
+    cleanup_interval: float = Field(default=300, ge=0)
+    retention_max_age: float | None = Field(default=None, gt=0)
+    serialization_enabled: bool = True
+    serialization_format: Literal["json", "msgpack"] = "msgpack"
+    serialization_options: dict[str, Any] = Field(default_factory=dict)
+    compression_enabled: bool = False
+    compression_algorithm: Literal["none", "gzip", "lz4", "zstd"] = "zstd"
+    compression_level: int | None = None
+    compression_min_size: Size = 256
+    checksum_algorithm: Literal["sha256", "blake2b"] = "sha256"
+    verify_on_read: bool = True
+    client_encryption: ClientEncryption = Field(default_factory=ClientEncryption)
+    cache_enabled: bool = True
+    cache_size: int = Field(default=1000, ge=0)
+    cache_ttl: float = Field(default=1800, ge=0)
+    lazy_loading: bool = False
+    batch_operations: bool = True
+    batch_size: int = Field(default=100, ge=1)
+    async_writes: bool = False
+    default_workflow_id: str = "default"
+    list_storage: bool = True
+
+
+class MemoryParameters(ManagerParameters):
+    pass
+
+
+class SqliteParameters(ManagerParameters):
+    database_path: str = "data/checkpoints.db"
+    connection_pool_size: int = Field(default=5, ge=1)
+    connection_timeout: float = Field(default=30, gt=0)
+    table_name: str = "workflow_checkpoints"
+    enable_indexes: bool = True
+    index_fields: list[Literal["workflow_id", "thread_id", "timestamp", "status", "checkpoint_ns"]] = Field(
+        default_factory=lambda: ["workflow_id", "thread_id", "timestamp"]
+    )
+    backup_enabled: bool = False
+    backup_interval: float = Field(default=3600, gt=0)
+    backup_path: str = "data/checkpoints_backup"
+    backup_retention: float = Field(default=7, gt=0)
+    journal_mode: Literal["WAL", "DELETE", "TRUNCATE"] = "WAL"
+    synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    compression_enabled: bool = True
+
+    @field_validator("table_name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError("must be a SQL identifier: a letter or _, then letters, digits or _ (max 63)")
+        return value
+
+
+class ClusterNode(_Model):
+    host: str
+    port: int = Field(ge=1, le=65535)
+
+
+class RedisParameters(ManagerParameters):
+    url: SecretStr | None = None
+    host: str = "localhost"
+    port: int = Field(default=6379, ge=1, le=65535)
+    db: int = Field(default=0, ge=0)
+    username: str | None = None
+    password: SecretStr | None = None
+    ssl: bool = False
+    connection_pool_size: int = Field(default=10, ge=1)
+    connection_timeout: float = Field(default=10, gt=0)
+    socket_timeout: float = Field(default=10, gt=0)
+    key_prefix: str = "workflow:checkpoint:"
+    ttl: int | None = Field(default=None, ge=0)
+    refresh_ttl_on_read: bool = False
+    cluster_enabled: bool = False
+    cluster_nodes: list[ClusterNode] = Field(default_factory=list)
+    local_cache_enabled: bool = False
+    local_cache_size: int = Field(default=2000, ge=0)
+    local_cache_ttl: float = Field(default=300, ge=0)
+    pipeline_enabled: bool = True
+    pipeline_size: int = Field(default=100, ge=1)
+    async_operations: bool = True
+    compression_enabled: bool = True
+    compression_algorithm: Literal["none", "gzip", "lz4", "zstd"] = "zstd"
+
+    @field_validator("cluster_nodes", mode="before")
+    @classmethod
+    def _nodes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        out = []
+        for node in value or []:
+            if isinstance(node, str):
+                host, _, port = node.strip().rpartition(":")
+                if not host:
+                    raise ValueError(f"cluster node {node!r} must be 'host:port'")
+                node = {"host": host, "port": port}
+            out.append(node)
+        return out
+
+
+class S3Parameters(ManagerParameters):
+    bucket: str = "workflow-checkpoints"
+    region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    session_token: SecretStr | None = None
+    endpoint_url: str | None = None
+    key_prefix: str = "checkpoints/"
+    create_bucket: bool = False
+    versioning_enabled: bool = False
+    max_versions: int = Field(default=10, ge=1)
+    encryption_enabled: bool = False
+    encryption_algorithm: Literal["AES256", "aws:kms"] = "AES256"
+    kms_key_id: str | None = None
+    local_cache_enabled: bool = True
+    local_cache_size: int = Field(default=5000, ge=0)
+    local_cache_ttl: float = Field(default=1800, ge=0)
+    multipart_threshold: Size = 64 * 1024 * 1024
+    multipart_chunksize: Size = 16 * 1024 * 1024
+    max_concurrency: int = Field(default=10, ge=1)
+    max_retries: int = Field(default=5, ge=0)
+    retry_mode: Literal["standard", "adaptive", "legacy"] = "standard"
+    connect_timeout: float = Field(default=5, gt=0)
+    read_timeout: float = Field(default=30, gt=0)
+    compression_enabled: bool = True
+    compression_algorithm: Literal["none", "gzip", "lz4", "zstd"] = "gzip"
+
+
+class CustomParameters(ManagerParameters):
+    backend: str = "memory"
+    backend_config: dict[str, Any] = Field(default_factory=dict)
+    plugin_enabled: bool = False
+    plugin_path: str | None = None
+
+
+#: Parameter models of the built-in manager names (no backend import needed to validate).
+BUILTIN_PARAMETER_MODELS: dict[str, type[ManagerParameters]] = {
+    "memory": MemoryParameters,
+    "sqlite": SqliteParameters,
+    "redis": RedisParameters,
+    "s3": S3Parameters,
+    "custom": CustomParameters,
+}
