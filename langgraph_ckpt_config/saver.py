@@ -1,0 +1,420 @@
+"""``ConfigCheckpointSaver``: LangGraph's ``BaseCheckpointSaver`` over any checkpoint manager.
+
+The saver holds no backend code. It maps LangGraph's model onto manager records
+(see ``docs/design.md``):
+
+* the checkpoint without its channel values, plus its metadata -> one payload;
+* each channel value -> one blob per (thread, ns, channel, version), written only
+  for channels in ``new_versions`` (an unchanged channel is never written again);
+* pending writes -> one row per (checkpoint, task_id, idx), LangGraph's special
+  channels on their negative ``WRITES_IDX_MAP`` indexes.
+
+Serialization is LangGraph's own serde, read from ``self.serde`` at every call:
+``graph.compile()`` replaces it through ``with_allowlist``, and a wrapper would
+silently turn the msgpack allowlist off. The manager's codec pipeline
+(compression, encryption, checksums) works below it on the serde's bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+)
+
+from langgraph_ckpt_config.errors import InvalidInputError
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.managers.interfaces import RecordKind
+from langgraph_ckpt_config.managers.records import EMPTY_BLOB_TYPE, RecordQuery
+
+
+def _thread_id(config: RunnableConfig) -> str:
+    try:
+        thread_id = config["configurable"]["thread_id"]
+    except (KeyError, TypeError):
+        raise InvalidInputError(
+            "config is missing configurable.thread_id: pass {'configurable': {'thread_id': ...}}"
+        ) from None
+    if thread_id is None or thread_id == "":
+        raise InvalidInputError("configurable.thread_id must not be empty")
+    return str(thread_id)
+
+
+def _created_at(checkpoint: Checkpoint) -> float:
+    try:
+        return datetime.fromisoformat(checkpoint["ts"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        import time
+
+        return time.time()
+
+
+class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer delegating storage to ``manager`` (sync and async).
+
+    ``saver.manager`` is the same object operators use (``list_checkpoints``,
+    ``verify_checkpoint``, ``export_threads``...). Used as a (async) context
+    manager, the saver initializes the manager and closes it on exit.
+    """
+
+    manager: BaseCheckpointManager
+
+    def __init__(self, manager: BaseCheckpointManager, *, serde: Any = None) -> None:
+        super().__init__(serde=serde)
+        self.manager = manager
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> ConfigCheckpointSaver:
+        self.manager.initialize()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ConfigCheckpointSaver:
+        await self.manager._to_thread(self.manager.initialize)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.manager.aclose()
+
+    def close(self) -> None:
+        self.manager.close()
+
+    def __repr__(self) -> str:
+        return f"<ConfigCheckpointSaver manager={self.manager!r}>"
+
+    # ------------------------------------------------------------------ versions
+    def get_next_version(self, current: str | None, channel: None = None) -> str:
+        """Monotonic string versions (``<counter:032>.<random:016>``) as LangGraph's own savers use."""
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(str(current).split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+    # ------------------------------------------------------------------ mapping helpers
+    def _put_kwargs(
+        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+    ) -> tuple[dict[str, Any], RunnableConfig]:
+        serde = self.serde
+        thread_id = _thread_id(config)
+        configurable = config["configurable"]
+        ns = configurable.get("checkpoint_ns", "") or ""
+        stored = dict(checkpoint)
+        values = stored.pop("channel_values", None) or {}
+        md = get_serializable_checkpoint_metadata(config, metadata)
+        payload_type, payload = serde.dumps_typed({"checkpoint": stored, "metadata": md})
+        blobs = []
+        for channel, version in new_versions.items():
+            if channel in values:
+                typ, raw = serde.dumps_typed(values[channel])
+                blobs.append((channel, version, typ, raw))
+            else:
+                blobs.append((channel, version, EMPTY_BLOB_TYPE, b""))
+        kwargs = {
+            "thread_id": thread_id,
+            "checkpoint_ns": ns,
+            "checkpoint_id": checkpoint["id"],
+            "parent_checkpoint_id": configurable.get("checkpoint_id"),
+            "workflow_id": configurable.get("workflow_id"),
+            "created_at": _created_at(checkpoint),
+            "payload_type": payload_type,
+            "payload": payload,
+            "metadata": md,
+            "channel_versions": checkpoint.get("channel_versions", {}),
+            "blobs": blobs,
+        }
+        next_config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
+        return kwargs, next_config
+
+    def _writes_kwargs(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> dict[str, Any]:
+        serde = self.serde
+        configurable = config["configurable"]
+        checkpoint_id = configurable.get("checkpoint_id")
+        if not checkpoint_id:
+            raise InvalidInputError("put_writes needs configurable.checkpoint_id (the checkpoint the writes belong to)")
+        rows = []
+        for idx, (channel, value) in enumerate(writes):
+            typ, raw = serde.dumps_typed(value)
+            rows.append((task_id, WRITES_IDX_MAP.get(channel, idx), channel, typ, raw, task_path))
+        return {
+            "thread_id": _thread_id(config),
+            "checkpoint_ns": configurable.get("checkpoint_ns", "") or "",
+            "checkpoint_id": checkpoint_id,
+            "writes": rows,
+            # Special channels (errors, interrupts, ...) replace; regular writes are insert-if-absent so a
+            # retried task cannot overwrite what was already recorded.
+            "replace": all(channel in WRITES_IDX_MAP for channel, _ in writes),
+        }
+
+    def _to_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None = None) -> CheckpointTuple:
+        serde = self.serde
+        rec = bundle.record
+        if doc is None:
+            doc = serde.loads_typed((rec.payload_type, bundle.payload))
+        checkpoint: dict[str, Any] = dict(doc["checkpoint"])
+        versions = checkpoint.get("channel_versions", {})
+        checkpoint["channel_values"] = {
+            channel: serde.loads_typed((typ, raw))
+            for (channel, version), (typ, raw) in bundle.blobs.items()
+            if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
+        }
+        config: RunnableConfig = {
+            "configurable": {
+                "thread_id": rec.thread_id,
+                "checkpoint_ns": rec.checkpoint_ns,
+                "checkpoint_id": rec.checkpoint_id,
+            }
+        }
+        parent_config: RunnableConfig | None = None
+        if rec.parent_checkpoint_id:
+            parent_config = {
+                "configurable": {
+                    "thread_id": rec.thread_id,
+                    "checkpoint_ns": rec.checkpoint_ns,
+                    "checkpoint_id": rec.parent_checkpoint_id,
+                }
+            }
+        pending: list[PendingWrite] = [
+            (w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))) for w in bundle.writes
+        ]
+        return CheckpointTuple(config, checkpoint, doc["metadata"], parent_config, pending)
+
+    def _list_query(
+        self, config: RunnableConfig | None, filter: dict[str, Any] | None, before: RunnableConfig | None, limit: int | None
+    ) -> tuple[RecordQuery, dict[str, Any] | None]:
+        """The store query for ``list`` and the part of ``filter`` left to check after decoding."""
+        configurable = (config or {}).get("configurable", {}) or {}
+        thread_id = configurable.get("thread_id")
+        pushdown = bool(filter) and self.manager.can_filter_in_store(filter.keys())
+        query = RecordQuery(
+            thread_id=str(thread_id) if thread_id is not None else None,
+            checkpoint_ns=configurable.get("checkpoint_ns"),
+            checkpoint_id=get_checkpoint_id(config) if config else None,
+            kind=RecordKind.LANGGRAPH.value,
+            metadata=dict(filter) if pushdown else None,
+            before_id=get_checkpoint_id(before) if before else None,
+            limit=limit if (not filter or pushdown) else None,
+        )
+        return query, (dict(filter) if filter and not pushdown else None)
+
+    def _filtered(self, bundles: Iterator[OpenedBundle], post_filter: dict[str, Any] | None, limit: int | None) -> Iterator[CheckpointTuple]:
+        count = 0
+        for bundle in bundles:
+            if limit is not None and count >= limit:
+                return
+            doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
+            if post_filter and not all(doc["metadata"].get(k) == v for k, v in post_filter.items()):
+                continue
+            count += 1
+            yield self._to_tuple(bundle, doc)
+
+    # ------------------------------------------------------------------ sync API
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id = _thread_id(config)
+        configurable = config["configurable"]
+        bundle = self.manager.get_langgraph_bundle(
+            thread_id, configurable.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
+        )
+        return self._to_tuple(bundle) if bundle is not None else None
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        query, post_filter = self._list_query(config, filter, before, limit)
+        yield from self._filtered(self.manager.iter_langgraph_bundles(query), post_filter, limit)
+
+    def put(
+        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+    ) -> RunnableConfig:
+        kwargs, next_config = self._put_kwargs(config, checkpoint, metadata, new_versions)
+        self.manager.put_langgraph_checkpoint(**kwargs)
+        return next_config
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        if writes:
+            self.manager.put_langgraph_writes(**self._writes_kwargs(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.manager.delete_thread(str(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self.manager.delete_for_runs(list(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self.manager.copy_thread(str(source_thread_id), str(target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest", keep_last: int | None = None) -> None:
+        """``keep_latest`` keeps each namespace's newest checkpoint (``keep_last=N``: the newest N),
+        plus the ancestors its DeltaChannel values are rebuilt from; ``delete`` removes the threads."""
+        keep = self._keep_count(strategy, keep_last)
+        for thread_id in thread_ids:
+            if keep == 0:
+                self.manager.delete_thread(str(thread_id))
+            else:
+                self.manager.prune_thread(str(thread_id), keep_last=keep)
+
+    @staticmethod
+    def _keep_count(strategy: str, keep_last: int | None) -> int:
+        if strategy == "delete":
+            return 0
+        if strategy != "keep_latest":
+            raise InvalidInputError(f"unknown prune strategy {strategy!r}; use 'keep_latest' or 'delete'")
+        if keep_last is None:
+            return 1
+        if not isinstance(keep_last, int) or keep_last < 1:
+            raise InvalidInputError(f"keep_last must be a positive integer, got {keep_last!r}")
+        return keep_last
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Walk the parent chain once, reading one bundle per ancestor (no repeated ``get_tuple``)."""
+        if not channels:
+            return {}
+        thread_id = _thread_id(config)
+        ns = config["configurable"].get("checkpoint_ns", "") or ""
+        target = self.manager.get_langgraph_bundle(thread_id, ns, get_checkpoint_id(config))
+        return self._delta_walk(target, channels, lambda cid: self.manager.get_langgraph_bundle(thread_id, ns, cid))
+
+    def _delta_walk(self, target: OpenedBundle | None, channels: Sequence[str], fetch) -> dict[str, DeltaChannelHistory]:
+        serde = self.serde
+        collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
+        seeds: dict[str, Any] = {}
+        remaining = set(channels)
+        cursor = target.record.parent_checkpoint_id if target is not None else None
+        while cursor is not None and remaining:
+            bundle = fetch(cursor)
+            if bundle is None:
+                break
+            versions = bundle.record.channel_versions
+            terminated: dict[str, Any] = {}
+            for ch in remaining:
+                ver = versions.get(ch)
+                blob = bundle.blobs.get((ch, ver)) if ver is not None else None
+                if blob is not None and blob[0] != EMPTY_BLOB_TYPE:
+                    terminated[ch] = serde.loads_typed(blob)
+            for w in reversed(bundle.writes):
+                if w.channel in remaining:
+                    collected[w.channel].append((w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))))
+            for ch, value in terminated.items():
+                seeds[ch] = value
+                remaining.discard(ch)
+            cursor = bundle.record.parent_checkpoint_id
+        result: dict[str, DeltaChannelHistory] = {}
+        for ch in channels:
+            entry: DeltaChannelHistory = {"writes": list(reversed(collected[ch]))}
+            if ch in seeds:
+                entry["seed"] = seeds[ch]
+            result[ch] = entry
+        return result
+
+    # ------------------------------------------------------------------ async API
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        thread_id = _thread_id(config)
+        configurable = config["configurable"]
+        bundle = await self.manager.aget_langgraph_bundle(
+            thread_id, configurable.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
+        )
+        return self._to_tuple(bundle) if bundle is not None else None
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        query, post_filter = self._list_query(config, filter, before, limit)
+        bundles = await self.manager.alist_langgraph_bundles(query)
+        for item in self._filtered(iter(bundles), post_filter, limit):
+            yield item
+
+    async def aput(
+        self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
+    ) -> RunnableConfig:
+        kwargs, next_config = self._put_kwargs(config, checkpoint, metadata, new_versions)
+        await self.manager.aput_langgraph_checkpoint(**kwargs)
+        return next_config
+
+    async def aput_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
+    ) -> None:
+        if writes:
+            await self.manager.aput_langgraph_writes(**self._writes_kwargs(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self.manager.adelete_thread(str(thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self.manager.adelete_for_runs(list(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self.manager.acopy_thread(str(source_thread_id), str(target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest", keep_last: int | None = None) -> None:
+        keep = self._keep_count(strategy, keep_last)
+        for thread_id in thread_ids:
+            if keep == 0:
+                await self.manager.adelete_thread(str(thread_id))
+            else:
+                await self.manager.aprune_thread(str(thread_id), keep_last=keep)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        if not channels:
+            return {}
+        return await self.manager._to_thread(
+            lambda: self.get_delta_channel_history(config=config, channels=channels)
+        )
+
+
+def from_config(
+    config: str | Path | Mapping[str, Any] | None = None,
+    *,
+    manager: str | None = None,
+    serde: Any = None,
+    **overrides: Any,
+) -> ConfigCheckpointSaver:
+    """A saver over the manager ``manager`` of ``config`` (see the README).
+
+    ``config``: a YAML path or a loaded dict (default ``$LANGGRAPH_CKPT_CONFIG``,
+    else the shipped YAML); ``manager``: a name (default ``$LANGGRAPH_CKPT_MANAGER``,
+    else ``default_manager``); ``overrides`` replace that manager's parameters.
+    Closing the saver closes the manager it built.
+    """
+    from langgraph_ckpt_config.factory import CheckpointManagerFactory
+
+    factory = CheckpointManagerFactory(config)
+    return ConfigCheckpointSaver(factory.create_manager(manager, **overrides), serde=serde)
