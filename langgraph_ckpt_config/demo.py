@@ -21,6 +21,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, interrupt
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typing_extensions import TypedDict
 
@@ -121,14 +122,14 @@ def main() -> None:
         if pending:
             console.print(f"[yellow]interrupted:[/] {pending[0].value['question']} -> resuming with 'approve'")
             result = graph.invoke(Command(resume="approve"), refund)
-        console.print(f"refund thread answer: {result['messages'][-1].content}")
+        console.print(f"refund thread answer: {escape(str(result['messages'][-1].content))}")
 
         # Time travel: go back to the checkpoint before the last question was classified and ask something else.
         history = list(graph.get_state_history(question))
         fork_from = next(s for s in history if s.next == ("classify",))
         fork_config = graph.update_state(fork_from.config, {"messages": [HumanMessage("Is the service down?")]})
         forked = graph.invoke(None, fork_config)
-        console.print(f"forked answer: {forked['messages'][-1].content}")
+        console.print(f"forked answer: {escape(str(forked['messages'][-1].content))}")
 
         console.print(_history_table(graph, question))
         console.print(_history_table(graph, refund))
