@@ -1,0 +1,139 @@
+"""The operator's view of LangGraph threads: the manager API works on what graphs write."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated
+
+from langchain_core.messages import HumanMessage
+from langgraph.channels.delta import DeltaChannel
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Command
+from typing_extensions import TypedDict
+
+from langgraph_ckpt_config.managers.interfaces import CheckpointStatus, RecordKind
+from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+from langgraph_ckpt_config.testing.graphs import approval_graph, chat_graph
+
+
+def _cfg(thread: str, **extra):
+    return {"configurable": {"thread_id": thread, **extra}}
+
+
+def _chat(saver, thread: str, turns: int, **extra):
+    graph = chat_graph().compile(checkpointer=saver)
+    for i in range(turns):
+        graph.invoke({"messages": [HumanMessage(f"{thread}-{i}", id=f"{thread}-{i}")]}, _cfg(thread, **extra))
+    return graph
+
+
+def test_langgraph_thread_visible_to_manager_api(manager_factory, tmp_path):
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    graph = _chat(saver, "op", 2, workflow_id="support-bot")
+    metas = manager.list_checkpoints(thread_id="op")
+    history = list(graph.get_state_history(_cfg("op")))
+    assert len(metas) == len(history)
+    assert {m.kind for m in metas} == {RecordKind.LANGGRAPH}
+    assert {m.workflow_id for m in metas} == {"support-bot"}
+    assert {m.checkpoint_id for m in metas} == {s.config["configurable"]["checkpoint_id"] for s in history}
+    assert all(manager.verify_checkpoint(m.checkpoint_id, thread_id="op") for m in metas)
+    head = history[0].config["configurable"]["checkpoint_id"]
+    assert manager.archive_checkpoint(head, thread_id="op")
+    assert manager.get_checkpoint_metadata(head, thread_id="op").status is CheckpointStatus.ARCHIVED
+    assert graph.get_state(_cfg("op")).values["turns"] == 2  # archived stays usable
+    assert manager.restore_checkpoint(head, thread_id="op")
+    view = manager.load_checkpoint(head, thread_id="op")
+    assert view["channel_values"]["turns"] == 2
+    assert view["metadata"]["source"] == "loop"
+    # LangGraph metadata is filterable in the store
+    loops = list(saver.list(_cfg("op"), filter={"source": "loop"}))
+    assert loops and all(t.metadata["source"] == "loop" for t in loops)
+    stats = manager.get_statistics()
+    assert stats["total_threads"] == 1 and stats["by_kind"] == {"langgraph": len(metas)}
+
+
+def test_export_thread_then_resume_elsewhere(manager_factory, tmp_path):
+    from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
+
+    source = ConfigCheckpointSaver(manager_factory())
+    graph = approval_graph().compile(checkpointer=source)
+    graph.invoke({"request": "move me"}, _cfg("mv"))  # paused on interrupt
+    path = tmp_path / "mv.json"
+    source.manager.export_threads(["mv"], str(path))
+
+    with ConfigCheckpointSaver(MemoryCheckpointManager({"compression_enabled": True})) as target:
+        target.manager.import_checkpoint(str(path))
+        moved = approval_graph().compile(checkpointer=target)
+        assert moved.get_state(_cfg("mv")).next == ("ask",)
+        final = moved.invoke(Command(resume="moved"), _cfg("mv"))
+        assert final["log"] == ["decided moved", "acted on move me (moved)"]
+
+
+def test_retention_keeps_thread_resumable(manager_factory):
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    graph = _chat(saver, "ret", 5)
+    before = graph.get_state(_cfg("ret")).values
+    removed = manager.cleanup_checkpoints(max_count=2)
+    assert removed > 0
+    assert len(manager.list_checkpoints(thread_id="ret")) == 2
+    assert graph.get_state(_cfg("ret")).values == before
+    graph.invoke({"messages": [HumanMessage("after", id="after")]}, _cfg("ret"))
+    assert graph.get_state(_cfg("ret")).values["turns"] == 6
+
+
+def test_retention_keeps_pending_interrupt(manager_factory):
+    manager = manager_factory()
+    graph = approval_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
+    graph.invoke({"request": "keep me"}, _cfg("int"))
+    manager.cleanup_checkpoints(max_count=1)
+    final = graph.invoke(Command(resume="still works"), _cfg("int"))
+    assert final["log"][-1] == "acted on keep me (still works)"
+
+
+def test_prune_keep_last(manager_factory):
+    saver = ConfigCheckpointSaver(manager_factory())
+    graph = _chat(saver, "pr", 4)
+    saver.prune(["pr"], keep_last=3)
+    assert len(list(saver.list(_cfg("pr")))) == 3
+    saver.prune(["pr"])
+    assert len(list(saver.list(_cfg("pr")))) == 1
+    assert graph.get_state(_cfg("pr")).values["turns"] == 4
+    saver.prune(["pr"], strategy="delete")
+    assert list(saver.list(_cfg("pr"))) == []
+
+
+class DeltaState(TypedDict, total=False):
+    items: Annotated[list[str], DeltaChannel(operator.add, snapshot_frequency=3)]
+    step: int
+
+
+def _delta_graph():
+    def add(state):
+        step = state.get("step", 0) + 1
+        return {"items": [f"item-{step}"], "step": step}
+
+    builder = StateGraph(DeltaState)
+    builder.add_node("add", add)
+    builder.add_edge(START, "add")
+    builder.add_edge("add", END)
+    return builder
+
+
+def test_prune_keeps_delta_channel_history(manager_factory):
+    saver = ConfigCheckpointSaver(manager_factory())
+    reference = InMemorySaver()
+    ours = _delta_graph().compile(checkpointer=saver)
+    ref = _delta_graph().compile(checkpointer=reference)
+    for _ in range(7):
+        ours.invoke({}, _cfg("delta"))
+        ref.invoke({}, _cfg("delta"))
+    expected = ref.get_state(_cfg("delta")).values
+    assert ours.get_state(_cfg("delta")).values == expected
+    saver.prune(["delta"])  # keep_latest, delta-aware
+    assert ours.get_state(_cfg("delta")).values == expected
+    ours.invoke({}, _cfg("delta"))
+    ref.invoke({}, _cfg("delta"))
+    assert ours.get_state(_cfg("delta")).values == ref.get_state(_cfg("delta")).values
