@@ -1238,8 +1238,11 @@ class BaseCheckpointManager(ICheckpointManager):
         checkpoint_id: str | None = None,
         overwrite: bool = False,
         metadata: Mapping[str, Any] | None = None,
+        skip_existing: bool = False,
     ) -> list[tuple[str, str, str]]:
-        """Import a parsed export document; returns (thread_id, ns, checkpoint_id) per record."""
+        """Import a parsed export document; returns (thread_id, ns, checkpoint_id) per imported record.
+
+        ``skip_existing`` leaves records that already exist untouched (a resumed migration)."""
         self._require_open()
         _check_export(doc)
         imported: list[tuple[str, str, str]] = []
@@ -1257,6 +1260,8 @@ class BaseCheckpointManager(ICheckpointManager):
             if hashlib.sha256(raw).hexdigest() != item.get("sha256"):
                 raise IntegrityError(f"export file: checkpoint {src_cid!r} does not match its sha256; the file is damaged")
             if not overwrite and self._read_record(tid, ns, cid) is not None:
+                if skip_existing:
+                    continue
                 raise CheckpointExistsError(
                     f"checkpoint {cid!r} already exists in thread {tid!r}; pass overwrite=True or another id"
                 )

@@ -1,0 +1,3 @@
+from langgraph_ckpt_config.cli import main
+
+main()
