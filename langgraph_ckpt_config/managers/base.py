@@ -1087,7 +1087,15 @@ class BaseCheckpointManager(ICheckpointManager):
     def verify_report(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> dict[str, Any]:
         """Check the payload, every referenced blob and every write; mark the record corrupted on failure."""
         self._require_open()
-        rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        try:
+            rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
+        except IntegrityError as exc:
+            if thread_id is None:
+                raise
+            # The row itself cannot be read back: report it and mark it, without its payload.
+            self._count("verification_failures")
+            self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
+            return {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id, "problems": [f"record: {exc}"]}
         problems: list[str] = []
         tid, ns, cid = rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id
 

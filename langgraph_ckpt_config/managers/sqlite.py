@@ -192,7 +192,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             yield
         except sqlite3.DatabaseError as exc:
             text = str(exc)
-            if "malformed" in text or "not a database" in text:
+            if "malformed" in text or "not a database" in text or "Could not decode" in text:
                 raise IntegrityError(f"SQLite database {self.path} is damaged: {text}") from None
             if isinstance(exc, sqlite3.OperationalError):
                 raise BackendUnavailableError(f"SQLite database {self.path}: {text}") from None
