@@ -519,7 +519,22 @@ class BaseCheckpointManager(ICheckpointManager):
         allowed = set(self.params.client_encryption.filterable_metadata) | STRUCTURAL_METADATA_KEYS
         return set(keys) <= allowed
 
-    def put_langgraph_checkpoint(
+    def put_langgraph_checkpoint(self, **kwargs: Any) -> None:
+        """Store one LangGraph checkpoint and the channel values it introduces.
+
+        Keyword arguments: ``thread_id, checkpoint_ns, checkpoint_id,
+        parent_checkpoint_id, workflow_id, created_at, payload_type, payload``
+        (the serde's bytes for the checkpoint without channel values, plus its
+        metadata), ``metadata`` (the metadata dict, for the plaintext index),
+        ``channel_versions`` and ``blobs``: ``(channel, version, payload_type, raw)``.
+        """
+        self._require_open()
+        record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
+        self._write_checkpoint(record, blobs)
+        self._count("checkpoints_written")
+        self._after_write(record.thread_id, record.checkpoint_ns)
+
+    def _prepare_langgraph_checkpoint(
         self,
         *,
         thread_id: str,
@@ -533,13 +548,8 @@ class BaseCheckpointManager(ICheckpointManager):
         metadata: Mapping[str, Any],
         channel_versions: Mapping[str, ChannelVersion],
         blobs: Sequence[tuple[str, ChannelVersion, str, bytes]],
-    ) -> None:
-        """Store one LangGraph checkpoint and the channel values it introduces.
-
-        ``blobs`` are ``(channel, version, payload_type, raw)``; ``payload`` is the
-        serde's bytes for the checkpoint (without channel values) and its metadata.
-        """
-        self._require_open()
+    ) -> tuple[StoredRecord, list[tuple[str, StoredBlob]]]:
+        """Seal a checkpoint and its blobs into storage rows (CPU only, no I/O)."""
         _check_id(thread_id, "thread_id")
         _check_id(checkpoint_id, "checkpoint_id")
         stored_blobs = [
@@ -549,7 +559,6 @@ class BaseCheckpointManager(ICheckpointManager):
             for ch, ver, typ, raw in blobs
         ]
         sealed, checksum = self._seal(payload, self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
-        now = time.time()
         record = StoredRecord(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
@@ -562,15 +571,13 @@ class BaseCheckpointManager(ICheckpointManager):
             checksum=checksum,
             size=len(sealed) + sum(len(b.payload) for _, b in stored_blobs),
             created_at=created_at,
-            updated_at=now,
+            updated_at=time.time(),
             status=CheckpointStatus.ACTIVE.value,
             tags=[],
             metadata=self.plaintext_metadata(metadata),
             channel_versions=dict(channel_versions),
         )
-        self._write_checkpoint(record, stored_blobs)
-        self._count("checkpoints_written")
-        self._after_write(thread_id, checkpoint_ns)
+        return record, stored_blobs
 
     def put_langgraph_writes(
         self,
@@ -583,12 +590,18 @@ class BaseCheckpointManager(ICheckpointManager):
     ) -> None:
         """Store pending writes ``(task_id, idx, channel, payload_type, raw, task_path)``."""
         self._require_open()
+        stored = self._prepare_writes(thread_id, checkpoint_ns, checkpoint_id, writes)
+        self._write_writes(thread_id, checkpoint_ns, checkpoint_id, stored, replace=replace)
+        self._count("writes_written", len(stored))
+
+    def _prepare_writes(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[tuple[str, int, str, str, bytes, str]]
+    ) -> list[StoredWrite]:
         stored = []
         for task_id, idx, channel, typ, raw, task_path in writes:
             sealed, checksum = self._seal(raw, self._write_aad(thread_id, checkpoint_ns, checkpoint_id, task_id, idx))
             stored.append(StoredWrite(task_id, idx, channel, typ, sealed, checksum, task_path))
-        self._write_writes(thread_id, checkpoint_ns, checkpoint_id, stored, replace=replace)
-        self._count("writes_written", len(stored))
+        return stored
 
     def get_langgraph_bundle(
         self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
