@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-BACKEND_CASES = ["memory", "sqlite", "redis", "redis-cluster"]
+BACKEND_CASES = ["memory", "sqlite", "redis", "redis-cluster", "s3"]
 
 _CLASS_PATHS = {
     "memory": "langgraph_ckpt_config.managers.memory:MemoryCheckpointManager",
