@@ -18,6 +18,8 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m langgraph_ckpt_config.demo
 
+PYTEST_ARGS ?= -n 2
+
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -6,9 +6,10 @@ real-graph comparison) by adding one entry here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-BACKEND_CASES = ["memory", "sqlite", "redis", "redis-cluster", "s3"]
+BACKEND_CASES = ["memory", "sqlite", "redis", "redis-cluster", "s3", "plugin-dir"]
 
 _CLASS_PATHS = {
     "memory": "langgraph_ckpt_config.managers.memory:MemoryCheckpointManager",
@@ -16,7 +17,9 @@ _CLASS_PATHS = {
     "redis": "langgraph_ckpt_config.managers.redis:RedisCheckpointManager",
     "redis-cluster": "langgraph_ckpt_config.managers.redis:RedisCheckpointManager",
     "s3": "langgraph_ckpt_config.managers.s3:S3CheckpointManager",
+    "plugin-dir": "langgraph_ckpt_config.managers.custom:CustomCheckpointManager",
 }
+REPO = Path(__file__).resolve().parents[1]
 
 
 def case_parameters(backend: str, request, tmp_path, unique: str) -> dict[str, Any]:
@@ -44,6 +47,15 @@ def case_parameters(backend: str, request, tmp_path, unique: str) -> dict[str, A
             "region": "us-east-1",
             "create_bucket": True,
             "key_prefix": f"tests/{unique}/",
+        }
+    if backend == "plugin-dir":
+        # The example plugin, loaded from its directory through the custom manager.
+        return {
+            **base,
+            "backend": "localdir",
+            "plugin_enabled": True,
+            "plugin_path": str(REPO / "examples" / "plugins"),
+            "backend_config": {"root": str(tmp_path / f"localdir-{unique}")},
         }
     raise ValueError(f"unknown backend case {backend!r}")
 
