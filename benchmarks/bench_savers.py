@@ -174,8 +174,8 @@ def scale_reads(make: Callable[[], Any], sizes: tuple[int, int], repeat: int) ->
             parent = {"checkpoint": checkpoint}
         cfg = {"configurable": {"thread_id": "scale", "checkpoint_ns": ""}}
         out[size] = {
-            "get_tuple latest": time_op(lambda: saver.get_tuple(cfg), repeat),
-            "list limit=10": time_op(lambda: list(saver.list(cfg, limit=10)), repeat),
+            "get_tuple latest": time_op(lambda s=saver, c=cfg: s.get_tuple(c), repeat),
+            "list limit=10": time_op(lambda s=saver, c=cfg: list(s.list(c, limit=10)), repeat),
         }
     return out
 

@@ -35,7 +35,6 @@ from langgraph_ckpt_config.cli import config_commands as _config_commands  # noq
 from langgraph_ckpt_config.cli import ops_commands as _ops_commands  # noqa: E402,F401
 from langgraph_ckpt_config.cli import thread_commands as _thread_commands  # noqa: E402,F401
 
-
 _GLOBAL_FLAGS = {"--json"}
 _GLOBAL_OPTIONS = {"--config", "-c", "--manager", "-m"}
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import io
 import json
 import logging
 import threading
@@ -734,6 +733,10 @@ class BaseCheckpointManager(ICheckpointManager):
             count = sum(1 for _ in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
             self.delete_thread(thread_id)
             return count
+        return self.delete_checkpoints(thread_id, self._prune_plan(thread_id, keep_last))
+
+    def _prune_plan(self, thread_id: str, keep_last: int) -> list[tuple[str, str]]:
+        """The (ns, checkpoint_id) keys ``prune_thread(keep_last=...)`` removes."""
         by_ns: dict[str, list[StoredRecord]] = {}
         for rec in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)):
             by_ns.setdefault(rec.checkpoint_ns, []).append(rec)
@@ -748,7 +751,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 if rec.status == CheckpointStatus.ARCHIVED.value or rec.checkpoint_id in protected:
                     continue
                 doomed.append((ns, rec.checkpoint_id))
-        return self.delete_checkpoints(thread_id, doomed)
+        return doomed
 
     @staticmethod
     def _delta_protected(kept: Sequence[StoredRecord], by_id: Mapping[str, StoredRecord]) -> set[str]:
@@ -828,15 +831,11 @@ class BaseCheckpointManager(ICheckpointManager):
                 for r in records:
                     per_ns[r.checkpoint_ns] = per_ns.get(r.checkpoint_ns, 0) + 1
                 if any(n > max_count for n in per_ns.values()):
-                    if dry_run:
-                        would = sum(max(0, n - max_count) for n in per_ns.values())
-                        trimmed[thread_id] = trimmed.get(thread_id, 0) + would
-                        removed += would
-                    else:
-                        n = self.prune_thread(thread_id, keep_last=max_count)
-                        if n:
-                            trimmed[thread_id] = trimmed.get(thread_id, 0) + n
-                            removed += n
+                    plan = self._prune_plan(thread_id, max_count)
+                    n = len(plan) if dry_run else self.delete_checkpoints(thread_id, plan)
+                    if n:
+                        trimmed[thread_id] = trimmed.get(thread_id, 0) + n
+                        removed += n
         result = {"removed": removed, "threads_removed": threads_removed, "trimmed": trimmed, "dry_run": dry_run}
         if not dry_run:
             self._count("cleanup_removed", removed)
@@ -1445,7 +1444,7 @@ def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
-        with io.open(fd, "w", encoding="utf-8") as fh:
+        with open(fd, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, ensure_ascii=False)
             fh.flush()
             os.fsync(fh.fileno())

@@ -33,8 +33,8 @@ use ``redis.asyncio`` natively without a second copy of the logic.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -45,7 +45,7 @@ from urllib.parse import quote, unquote
 import msgpack
 
 from langgraph_ckpt_config.config.models import RedisParameters
-from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError, CkptError
+from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
