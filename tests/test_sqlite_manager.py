@@ -118,7 +118,8 @@ def test_metadata_filter_runs_in_sql(tmp_path):
         for i in range(20):
             m.save_checkpoint(f"c{i}", {"i": i}, "wf", "t", metadata={"source": "loop" if i % 2 else "input", "step": i})
         statements: list[str] = []
-        m._conn().set_trace_callback(statements.append)
+        for conn in m._connections:
+            conn.set_trace_callback(statements.append)
         found = m.query_records(RecordQuery(metadata={"source": "loop", "step": 3}, include_payload=False))
         assert [r.checkpoint_id for r in found] == ["c3"]
         select = [s for s in statements if s.lstrip().upper().startswith("SELECT")]

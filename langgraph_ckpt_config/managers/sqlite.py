@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -130,7 +131,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             raise BackendUnavailableError(f"cannot create the directory of SQLite database {self.path}: {exc}") from None
         t = p.table_name
         self._t = t
-        self._local = threading.local()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()  # warm cache first
         self._connections: list[sqlite3.Connection] = []
         self._conn_lock = threading.Lock()
         payload_cols = _RECORD_COLS.format(payload="payload")
@@ -149,8 +150,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "del_writes": f'DELETE FROM "{t}_writes" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
             "del_blob": f'DELETE FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
         }
-        with self._translate():
-            conn = self._conn()
+        with self._translate(), self._connection() as conn:
             self._migrate(conn)
         self._backup_stop = threading.Event()
         self._backup_thread: threading.Thread | None = None
@@ -158,22 +158,47 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             self._backup_thread = threading.Thread(target=self._backup_worker, name=f"lgckpt-backup-{self.name}", daemon=True)
             self._backup_thread.start()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+    def _new_connection(self) -> sqlite3.Connection:
         p = self.params
         try:
             conn = sqlite3.connect(str(self.path), timeout=p.connection_timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise BackendUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from None
-        conn.execute(f"PRAGMA busy_timeout={int(p.connection_timeout * 1000)}")
-        conn.execute(f"PRAGMA journal_mode={p.journal_mode}")
-        conn.execute(f"PRAGMA synchronous={p.synchronous}")
-        self._local.conn = conn
+        with self._translate():
+            conn.execute(f"PRAGMA busy_timeout={int(p.connection_timeout * 1000)}")
+            conn.execute(f"PRAGMA journal_mode={p.journal_mode}")
+            conn.execute(f"PRAGMA synchronous={p.synchronous}")
         with self._conn_lock:
             self._connections.append(conn)
         return conn
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection (at most ``connection_pool_size``), returned to the pool after use.
+
+        A pool rather than one connection per thread: LangGraph runs checkpoint writes on
+        short-lived executor threads, and per-thread connections would be opened (and
+        leaked) for each of them.
+        """
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            with self._conn_lock:
+                create = len(self._connections) < self.params.connection_pool_size
+            if create:
+                conn = self._new_connection()
+            else:
+                try:
+                    conn = self._idle.get(timeout=self.params.connection_timeout)
+                except queue.Empty:
+                    raise BackendUnavailableError(
+                        f"SQLite database {self.path}: no free connection within {self.params.connection_timeout}s "
+                        f"(connection_pool_size={self.params.connection_pool_size})"
+                    ) from None
+        try:
+            yield conn
+        finally:
+            self._idle.put(conn)
 
     def _close(self) -> None:
         self._backup_stop.set()
@@ -200,8 +225,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
 
     @contextlib.contextmanager
     def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        with self._translate():
+        with self._translate(), self._connection() as conn:
             conn.execute(f"BEGIN {mode}")
             try:
                 yield conn
@@ -289,8 +313,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             conn.execute(sql["put_record"], self._record_row(record))
 
     def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
-        with self._translate():
-            conn = self._conn()
+        with self._translate(), self._connection() as conn:
             if checkpoint_id is None:
                 row = conn.execute(self._sql["latest"], (thread_id, checkpoint_ns)).fetchone()
             else:
@@ -385,8 +408,8 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             elif query.offset:
                 sql += " LIMIT -1 OFFSET ?"
                 args.append(query.offset)
-        with self._translate():
-            rows = self._conn().execute(sql, args).fetchall()
+        with self._translate(), self._connection() as conn:
+            rows = conn.execute(sql, args).fetchall()
         records = (self._record(r) for r in rows)
         if python_filter:
             post = RecordQuery(metadata=python_filter)
@@ -397,8 +420,8 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             yield from records
 
     def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
-        with self._translate():
-            return self._read_blobs_on(self._conn(), thread_id, checkpoint_ns, keys)
+        with self._translate(), self._connection() as conn:
+            return self._read_blobs_on(conn, thread_id, checkpoint_ns, keys)
 
     def _write_writes(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool
@@ -411,8 +434,8 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             conn.executemany(self._sql["put_write_replace" if replace else "put_write_ignore"], rows)
 
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
-        with self._translate():
-            return self._read_writes_on(self._conn(), thread_id, checkpoint_ns, checkpoint_id)
+        with self._translate(), self._connection() as conn:
+            return self._read_writes_on(conn, thread_id, checkpoint_ns, checkpoint_id)
 
     def _update_record(
         self,
@@ -459,13 +482,13 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
 
     def _list_thread_ids(self) -> Iterator[str]:
-        with self._translate():
-            rows = self._conn().execute(f'SELECT DISTINCT thread_id FROM "{self._t}"').fetchall()
+        with self._translate(), self._connection() as conn:
+            rows = conn.execute(f'SELECT DISTINCT thread_id FROM "{self._t}"').fetchall()
         return iter([r[0] for r in rows])
 
     def _list_blob_keys(self, thread_id: str) -> Iterator[tuple[str, str, ChannelVersion]]:
-        with self._translate():
-            rows = self._conn().execute(
+        with self._translate(), self._connection() as conn:
+            rows = conn.execute(
                 f'SELECT checkpoint_ns, channel, version FROM "{self._t}_blobs" WHERE thread_id = ?', (thread_id,)
             ).fetchall()
         return iter([(ns, ch, json.loads(v)) for ns, ch, v in rows])
@@ -478,8 +501,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             return conn.total_changes - before
 
     def _storage_size(self) -> int | None:
-        with self._translate():
-            conn = self._conn()
+        with self._translate(), self._connection() as conn:
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
             size = conn.execute("PRAGMA page_size").fetchone()[0]
         return pages * size
@@ -496,7 +518,8 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         with self._translate():
             dest = sqlite3.connect(str(tmp))
             try:
-                self._conn().backup(dest)
+                with self._connection() as conn:
+                    conn.backup(dest)
             finally:
                 dest.close()
         os.replace(tmp, final)
