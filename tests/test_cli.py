@@ -145,3 +145,26 @@ def test_keygen_prints_a_usable_key(workspace):
     from langgraph_ckpt_config.codecs import KeyRing
 
     assert KeyRing.from_spec(spec).primary == "prod-2026"
+
+
+def test_progress_bar_on_a_terminal_only(workspace):
+    import pty
+
+    env = {**os.environ, "LGCKPT_TEST_SECRET": "s3cr3t-password-value", "COLUMNS": "120", "TERM": "xterm"}
+    pid, fd = pty.fork()
+    if pid == 0:  # child: stdout/stderr are the pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "langgraph_ckpt_config.cli", "--config", str(workspace), "verify", "--all"], env)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"verifying" in output  # the rich progress bar
+    quiet = lgckpt(workspace, "verify", "--all")
+    assert "verifying" not in quiet.stdout + quiet.stderr  # not a terminal: no bar
