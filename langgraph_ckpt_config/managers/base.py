@@ -101,12 +101,14 @@ def _json_safe(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class LRUCache:
-    """A small thread-safe LRU with a per-entry time to live."""
+    """A small thread-safe LRU bounded by entry count and total bytes, with a time to live."""
 
-    def __init__(self, maxsize: int, ttl: float | None) -> None:
+    def __init__(self, maxsize: int, ttl: float | None, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.maxsize = max(0, int(maxsize))
+        self.max_bytes = max_bytes
         self.ttl = ttl if ttl and ttl > 0 else None
-        self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._data: OrderedDict[Any, tuple[float, Any, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: Any) -> Any | None:
@@ -116,31 +118,37 @@ class LRUCache:
             item = self._data.get(key)
             if item is None:
                 return None
-            expires, value = item
+            expires, value, size = item
             if expires and expires < time.monotonic():
                 del self._data[key]
+                self._bytes -= size
                 return None
             self._data.move_to_end(key)
             return value
 
-    def put(self, key: Any, value: Any) -> None:
-        if not self.maxsize:
+    def put(self, key: Any, value: Any, size: int = 0) -> None:
+        if not self.maxsize or size > self.max_bytes // 4:
             return
         expires = time.monotonic() + self.ttl if self.ttl else 0.0
         with self._lock:
-            self._data[key] = (expires, value)
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._data[key] = (expires, value, size)
+            self._bytes += size
+            while len(self._data) > self.maxsize or self._bytes > self.max_bytes:
+                _, (_, _, dropped) = self._data.popitem(last=False)
+                self._bytes -= dropped
 
     def discard_where(self, predicate: Callable[[Any], bool]) -> None:
         with self._lock:
             for key in [k for k in self._data if predicate(k)]:
-                del self._data[key]
+                self._bytes -= self._data.pop(key)[2]
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self._bytes = 0
 
 
 # --------------------------------------------------------------------------- opened views
@@ -406,7 +414,7 @@ class BaseCheckpointManager(ICheckpointManager):
         record = self._read_record(thread_id, checkpoint_ns, checkpoint_id)
         if record is None:
             return None
-        blobs = self._read_blobs(thread_id, checkpoint_ns, list(record.channel_versions.items()))
+        blobs = self._read_blobs_cached(thread_id, checkpoint_ns, list(record.channel_versions.items()))
         writes = self._read_writes(thread_id, checkpoint_ns, record.checkpoint_id)
         return StoredBundle(record, blobs, writes)
 
@@ -451,7 +459,34 @@ class BaseCheckpointManager(ICheckpointManager):
 
     def seal_blob(self, thread_id: str, ns: str, channel: str, version: ChannelVersion, payload_type: str, raw: bytes) -> StoredBlob:
         stored, checksum = self._seal(raw, self._blob_aad(thread_id, ns, channel, version))
+        # Blobs are immutable per key: remember what we just wrote so the next read of this
+        # checkpoint (LangGraph reads it back at the next step) needs neither I/O nor decoding.
+        self._blob_cache.put((thread_id, ns, channel, version), (checksum, raw, payload_type), len(raw))
         return StoredBlob(channel, version, payload_type, stored, checksum)
+
+    def _split_cached_blobs(
+        self, thread_id: str, ns: str, keys: Sequence[BlobKey]
+    ) -> tuple[dict[BlobKey, StoredBlob], list[BlobKey]]:
+        """Blobs already verified and decoded in this process (as placeholders), and the keys to fetch.
+
+        Safe because a blob never changes once written, and retention only removes blobs
+        that no remaining checkpoint references. ``verify_checkpoint`` bypasses the cache.
+        """
+        cached: dict[BlobKey, StoredBlob] = {}
+        missing: list[BlobKey] = []
+        for key in keys:
+            hit = self._blob_cache.get((thread_id, ns, key[0], key[1]))
+            if hit is None:
+                missing.append(key)
+            else:
+                cached[key] = StoredBlob(key[0], key[1], hit[2], b"", hit[0])
+        return cached, missing
+
+    def _read_blobs_cached(self, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
+        cached, missing = self._split_cached_blobs(thread_id, ns, keys)
+        if missing:
+            cached.update(self._read_blobs(thread_id, ns, missing))
+        return cached
 
     def _open_blob(self, thread_id: str, ns: str, blob: StoredBlob) -> bytes:
         key = (thread_id, ns, blob.channel, blob.version)
@@ -464,7 +499,7 @@ class BaseCheckpointManager(ICheckpointManager):
             self._blob_aad(thread_id, ns, blob.channel, blob.version),
             f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r}",
         )
-        self._blob_cache.put(key, (blob.checksum, raw))
+        self._blob_cache.put(key, (blob.checksum, raw, blob.payload_type), len(raw))
         return raw
 
     def _open_record(self, record: StoredRecord) -> bytes:
@@ -617,7 +652,7 @@ class BaseCheckpointManager(ICheckpointManager):
         """Bundles for every record ``query`` selects, newest first, blobs and writes batched."""
         self._require_open()
         for record in self._query_records(query):
-            blobs = self._read_blobs(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
+            blobs = self._read_blobs_cached(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
             writes = self._read_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
             yield self._open_bundle(StoredBundle(record, blobs, writes))
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from langgraph_ckpt_config.config.models import SqliteParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, IntegrityError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
     ChannelVersion,
@@ -320,11 +320,14 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 row = conn.execute(self._sql["by_id"], (thread_id, checkpoint_ns, checkpoint_id)).fetchone()
         return self._record(row) if row else None
 
-    def _read_blobs_on(self, conn: sqlite3.Connection, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
-        # Point lookups on the primary key: constant SQL (cached statement), O(log n) each.
+    def _read_blobs_on(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, keys: Sequence[BlobKey], *, use_cache: bool = False
+    ) -> dict[BlobKey, StoredBlob]:
+        # Point lookups on the primary key: constant SQL (cached statement), O(log n) each;
+        # blobs this process already verified are not read again (see _split_cached_blobs).
         get = self._sql["get_blob"]
-        out = {}
-        for channel, version in keys:
+        out, missing = self._split_cached_blobs(thread_id, ns, keys) if use_cache else ({}, list(keys))
+        for channel, version in missing:
             row = conn.execute(get, (thread_id, ns, channel, _version_key(version))).fetchone()
             if row is not None:
                 out[(channel, version)] = StoredBlob(channel, version, row[0], row[1], row[2])
@@ -346,9 +349,24 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             if row is None:
                 return None
             record = self._record(row)
-            blobs = self._read_blobs_on(conn, thread_id, checkpoint_ns, list(record.channel_versions.items()))
+            blobs = self._read_blobs_on(conn, thread_id, checkpoint_ns, list(record.channel_versions.items()), use_cache=True)
             writes = self._read_writes_on(conn, thread_id, checkpoint_ns, record.checkpoint_id)
         return StoredBundle(record, blobs, writes)
+
+    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
+        """``list``: the records, then their blobs and writes in one read transaction."""
+        self._require_open()
+        records = list(self._query_records(query))
+        if not records:
+            return
+        bundles = []
+        with self._transaction("DEFERRED") as conn:
+            for rec in records:
+                blobs = self._read_blobs_on(conn, rec.thread_id, rec.checkpoint_ns, list(rec.channel_versions.items()), use_cache=True)
+                writes = self._read_writes_on(conn, rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+                bundles.append(StoredBundle(rec, blobs, writes))
+        for bundle in bundles:
+            yield self._open_bundle(bundle)
 
     def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
         clauses: list[str] = []
