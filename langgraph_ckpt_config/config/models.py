@@ -1,9 +1,16 @@
 """Pydantic models of every manager's ``parameters`` section.
 
-Strings from ``${VAR:default}`` interpolation are coerced (``"6379"`` -> 6379,
-``"true"`` -> True); an empty string means "unset" for optional fields. Unknown
-keys are kept but reported (see ``unknown_keys``) so a typo never passes silently.
-Secrets are ``SecretStr``: reprs and dumps show ``'**********'``.
+Why models and not dicts: YAML and ``${VAR:default}`` interpolation hand us
+strings (``"6379"``, ``"true"``, ``"64 * 1024 * 1024"``); the models coerce them
+once, at load time, so a bad value fails with its YAML path before any backend
+is touched. An empty string (``${VAR:}``) means "unset" for optional fields.
+
+Unknown keys are kept (a manager subclass may read them) but reported by
+``unknown_keys`` -- the loader turns each into a warning naming its YAML path,
+so a typo such as ``databse_path`` never passes silently.
+
+Secrets are ``SecretStr``: reprs and dumps show ``'**********'``; call
+``get_secret_value()`` only where the secret is handed to a client library.
 """
 
 from __future__ import annotations
@@ -52,7 +59,12 @@ class ClientEncryption(_Model):
 
 
 class ManagerParameters(_Model):
-    """Parameters every manager understands."""
+    """Parameters every manager understands (retention, codec, cache, batching).
+
+    ``max_checkpoints`` is per thread *and* namespace: older checkpoints are pruned
+    once a thread holds more than ``cleanup_threshold`` (default: ``max_checkpoints``),
+    and the newest one is always kept. ``cleanup_interval: 0`` starts no worker.
+    """
 
     max_checkpoints: int | None = Field(default=None, ge=1)
     cleanup_threshold: int | None = Field(default=None, ge=1)
@@ -80,10 +92,12 @@ class ManagerParameters(_Model):
 
 
 class MemoryParameters(ManagerParameters):
-    pass
+    """The in-process manager needs nothing beyond the shared parameters."""
 
 
 class SqliteParameters(ManagerParameters):
+    """One SQLite file. ``table_name`` is interpolated into SQL, hence the identifier check."""
+
     database_path: str = "data/checkpoints.db"
     connection_pool_size: int = Field(default=5, ge=1)
     connection_timeout: float = Field(default=30, gt=0)
@@ -109,11 +123,18 @@ class SqliteParameters(ManagerParameters):
 
 
 class ClusterNode(_Model):
+    """One Redis Cluster seed node; ``"host:port"`` strings are normalised to this."""
+
     host: str
     port: int = Field(ge=1, le=65535)
 
 
 class RedisParameters(ManagerParameters):
+    """Standalone Redis or Redis Cluster. ``url`` (may hold a password) is a secret.
+
+    ``ttl`` (seconds; None/0 = keep forever) expires a thread's keys after its last write.
+    """
+
     url: SecretStr | None = None
     host: str = "localhost"
     port: int = Field(default=6379, ge=1, le=65535)
@@ -155,7 +176,14 @@ class RedisParameters(ManagerParameters):
 
 
 class S3Parameters(ManagerParameters):
-    bucket: str = "workflow-checkpoints"
+    """S3 / S3-compatible storage.
+
+    ``bucket`` has no default on purpose: writing checkpoints into a guessed bucket
+    name is worse than failing at load time. ``encryption_*`` is server-side
+    encryption; ``client_encryption`` encrypts before the bytes leave the process.
+    """
+
+    bucket: str = Field(min_length=1)
     region: str = "us-east-1"
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
@@ -183,10 +211,22 @@ class S3Parameters(ManagerParameters):
 
 
 class CustomParameters(ManagerParameters):
+    """A backend chosen by name (registry, ``module:Class``, or a plugin file).
+
+    ``backend_config`` is passed to that backend as-is, so it cannot be typed here;
+    its secret-looking keys (``api_key``, ``password``...) are redacted in ``repr``.
+    """
+
     backend: str = "memory"
     backend_config: dict[str, Any] = Field(default_factory=dict)
     plugin_enabled: bool = False
     plugin_path: str | None = None
+
+    def __repr_args__(self):  # pydantic's repr hook: never show backend_config secrets
+        from langgraph_ckpt_config.config.redact import redact
+
+        for key, value in super().__repr_args__():
+            yield key, (redact(value) if key == "backend_config" else value)
 
 
 #: Parameter models of the built-in manager names (no backend import needed to validate).

@@ -1,4 +1,10 @@
-"""Secret redaction for anything shown to people (config show, errors, logs)."""
+"""Secret redaction for anything shown to people (``config show``, errors, logs).
+
+Two nets, because neither alone is enough: typed secrets (``SecretStr`` fields)
+are always hidden, and free-form places (``backend_config``, user metadata,
+URLs) are redacted by key name and by the ``user:password@`` part of URLs.
+Empty values stay visible: "no password set" is useful and reveals nothing.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,17 @@ from typing import Any
 from pydantic import SecretStr
 
 REDACTED = "***"
-_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|keys?$|credential|private)", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|access_?key|keys?$|credential|private)", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@", re.IGNORECASE)
 
 
 def is_secret_key(key: str) -> bool:
+    """Whether a mapping key names a secret (``password``, ``api_key``, ``keys``, ``*_token``...)."""
     return bool(_SECRET_KEY.search(str(key)))
 
 
 def redact_url(value: str) -> str:
+    """``redis://user:pw@host`` -> ``redis://user:***@host`` (anywhere inside ``value``)."""
     return _URL_PASSWORD.sub(lambda m: f"{m.group('scheme')}{m.group('user')}:{REDACTED}@", value)
 
 

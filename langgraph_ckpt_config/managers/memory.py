@@ -21,6 +21,7 @@ from langgraph_ckpt_config.managers.records import (
     StoredBlob,
     StoredRecord,
     StoredWrite,
+    apply_update,
     record_matches,
     sort_key,
 )
@@ -124,13 +125,7 @@ class MemoryCheckpointManager(BaseCheckpointManager):
             rec = self._records.get(thread_id, {}).get(checkpoint_ns, {}).get(checkpoint_id)
             if rec is None:
                 return False
-            if status is not None:
-                rec.status = status
-            if metadata is not None:
-                rec.metadata = dict(metadata)
-            if tags is not None:
-                rec.tags = list(tags)
-            rec.updated_at = updated_at
+            apply_update(rec, status=status, metadata=metadata, tags=tags, updated_at=updated_at)
             return True
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:

@@ -134,3 +134,22 @@ def sort_key(query: RecordQuery):
     if query.order == "created_at":
         return lambda r: (r.created_at, r.checkpoint_id)
     return lambda r: (r.checkpoint_id, r.created_at)
+
+
+def apply_update(
+    record: StoredRecord,
+    *,
+    status: str | None,
+    metadata: dict[str, Any] | None,
+    tags: list[str] | None,
+    updated_at: float,
+) -> StoredRecord:
+    """Apply ``_update_record``'s arguments to a record (in place; returned for chaining)."""
+    if status is not None:
+        record.status = status
+    if metadata is not None:
+        record.metadata = dict(metadata)
+    if tags is not None:
+        record.tags = list(tags)
+    record.updated_at = updated_at
+    return record

@@ -40,13 +40,12 @@ import logging
 import re
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
-from urllib.parse import quote, unquote
-
-import msgpack
+from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import RedisParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
     ChannelVersion,
@@ -55,6 +54,7 @@ from langgraph_ckpt_config.managers.records import (
     StoredBundle,
     StoredRecord,
     StoredWrite,
+    apply_update,
     record_matches,
     sort_key,
 )
@@ -170,16 +170,9 @@ _SCRIPTS = {
 Plan = Generator[tuple, Any, Any]
 
 
-def _enc(value: str) -> str:
-    return quote(value, safe="")
-
-
-def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
-
-
-def _unpack(value: bytes) -> Any:
-    return msgpack.unpackb(value, raw=False, strict_map_key=False)
+_enc = encode_component
+_pack = pack
+_unpack = unpack
 
 
 class RedisCheckpointManager(BaseCheckpointManager):
@@ -342,23 +335,6 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _ttl(self) -> int:
         return int(self.params.ttl or 0)
 
-    @staticmethod
-    def _pack_record(r: StoredRecord) -> bytes:
-        return _pack(
-            [r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.workflow_id, r.kind,
-             r.payload_type, r.checksum, r.size, r.created_at, r.updated_at, r.status, r.tags, r.metadata,
-             [[k, v] for k, v in r.channel_versions.items()]]
-        )
-
-    @staticmethod
-    def _unpack_record(raw: bytes, payload: bytes | None) -> StoredRecord:
-        v = _unpack(raw)
-        return StoredRecord(
-            thread_id=v[0], checkpoint_ns=v[1], checkpoint_id=v[2], parent_checkpoint_id=v[3], workflow_id=v[4],
-            kind=v[5], payload_type=v[6], payload=payload, checksum=v[7], size=v[8], created_at=v[9],
-            updated_at=v[10], status=v[11], tags=list(v[12]), metadata=dict(v[13]), channel_versions=dict((k, ver) for k, ver in v[14]),
-        )
-
     # ------------------------------------------------------------------ plans (logic written once)
     def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
@@ -366,7 +342,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         for ns, b in blobs:
             blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum])]
         names = [self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()]
-        args = [field, self._pack_record(record), record.payload or b"", _pack(names), self._ttl, *blob_args]
+        args = [field, pack_record(record, with_payload=False), record.payload or b"", _pack(names), self._ttl, *blob_args]
         yield ("script", "put_checkpoint", self._keys(record.thread_id), args)
 
     def _plan_read_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None) -> Plan:
@@ -375,7 +351,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if not res:
             return None
         rec_raw, payload, blob_raws, write_raws = res
-        record = self._unpack_record(rec_raw, payload or b"")
+        record = unpack_record(rec_raw, payload or b"")
         blobs: dict[BlobKey, StoredBlob] = {}
         for (ch, ver), raw in zip(record.channel_versions.items(), blob_raws):
             if raw is not None:
@@ -438,7 +414,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             res = yield ("pipeline", cmds)
             payloads = res[1] if query.include_payload else [None] * len(fields)
             return [
-                self._unpack_record(raw, pl)
+                unpack_record(raw, pl)
                 for raw, pl in zip(res[0], payloads)
                 if raw is not None
             ]
@@ -449,7 +425,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         payloads = res[1] if query.include_payload else {}
         out = []
         for field, raw in res[0].items():
-            rec = self._unpack_record(raw, payloads.get(field) if query.include_payload else None)
+            rec = unpack_record(raw, payloads.get(field) if query.include_payload else None)
             if record_matches(rec, query):
                 out.append(rec)
         return out
@@ -522,15 +498,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
             raw = self._client.hget(key, field)
             if raw is None:
                 return False
-            rec = self._unpack_record(raw, None)
-            if status is not None:
-                rec.status = status
-            if metadata is not None:
-                rec.metadata = dict(metadata)
-            if tags is not None:
-                rec.tags = list(tags)
-            rec.updated_at = updated_at
-            self._client.hset(key, field, self._pack_record(rec))
+            rec = apply_update(unpack_record(raw, None), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
+            self._client.hset(key, field, pack_record(rec, with_payload=False))
         return True
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:

@@ -34,13 +34,12 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import quote, unquote
-
-import msgpack
+from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import S3Parameters
 from langgraph_ckpt_config.errors import BackendUnavailableError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
     ChannelVersion,
@@ -49,6 +48,7 @@ from langgraph_ckpt_config.managers.records import (
     StoredBundle,
     StoredRecord,
     StoredWrite,
+    apply_update,
     record_matches,
     sort_key,
 )
@@ -69,7 +69,7 @@ _UNINVERT = str.maketrans("fedcba9876543210", "0123456789abcdef")
 
 
 def _enc(value: str) -> str:
-    text = quote(value, safe="").replace("~", "%7E")
+    text = encode_component(value)
     if len(text) > _MAX_COMPONENT:
         return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return text
@@ -82,12 +82,8 @@ def _rev(checkpoint_id: str) -> str:
     return raw.translate(_INVERT) + "~"
 
 
-def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
-
-
-def _unpack(value: bytes) -> Any:
-    return msgpack.unpackb(value, raw=False, strict_map_key=False)
+_pack = pack
+_unpack = unpack
 
 
 class S3CheckpointManager(BaseCheckpointManager):
@@ -318,23 +314,6 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _writes_prefix(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
         return f"{self._thread_dir(thread_id)}w/{_enc(ns) or '~'}/{_rev(checkpoint_id)}/"
 
-    @staticmethod
-    def _pack_record(r: StoredRecord) -> bytes:
-        return _pack(
-            [r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.workflow_id, r.kind, r.payload_type,
-             r.payload, r.checksum, r.size, r.created_at, r.updated_at, r.status, r.tags, r.metadata,
-             [[k, v] for k, v in r.channel_versions.items()]]
-        )
-
-    @staticmethod
-    def _unpack_record(raw: bytes, include_payload: bool = True) -> StoredRecord:
-        v = _unpack(raw)
-        return StoredRecord(
-            thread_id=v[0], checkpoint_ns=v[1], checkpoint_id=v[2], parent_checkpoint_id=v[3], workflow_id=v[4], kind=v[5],
-            payload_type=v[6], payload=v[7] if include_payload else None, checksum=v[8], size=v[9], created_at=v[10],
-            updated_at=v[11], status=v[12], tags=list(v[13]), metadata=dict(v[14]), channel_versions={k: ver for k, ver in v[15]},
-        )
-
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         tid = record.thread_id
@@ -346,7 +325,7 @@ class S3CheckpointManager(BaseCheckpointManager):
         list(self._pool.map(lambda job: self._put(job[0], job[1], if_none_match=True), jobs))
         if _enc(tid).startswith("~h"):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
-        self._put(self._record_key(tid, record.checkpoint_ns, record.checkpoint_id), self._pack_record(record))
+        self._put(self._record_key(tid, record.checkpoint_ns, record.checkpoint_id), pack_record(record, with_payload=True))
 
     def _latest_key(self, thread_id: str, ns: str) -> str | None:
         return next(iter(self._list(self._records_prefix(thread_id, ns), max_keys=1)), None)
@@ -356,7 +335,7 @@ class S3CheckpointManager(BaseCheckpointManager):
         if key is None:
             return None
         got = self._get(key)
-        return self._unpack_record(got[0]) if got else None
+        return unpack_record(got[0]) if got else None
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
         record = self._read_record(thread_id, checkpoint_ns, checkpoint_id)
@@ -394,7 +373,7 @@ class S3CheckpointManager(BaseCheckpointManager):
             keys = list(self._list(self._records_prefix(query.thread_id, query.checkpoint_ns), start_after=start, max_keys=want))
             keys = keys[query.offset :]
             raws = self._get_many(keys)
-            found = [self._unpack_record(r, query.include_payload) for r in raws if r is not None]
+            found = [unpack_record(r, include_payload=query.include_payload) for r in raws if r is not None]
             found = [r for r in found if record_matches(r, query)]  # hashed long ids sort by hash: re-check
             found.sort(key=sort_key(query), reverse=True)
             return iter(found)
@@ -403,7 +382,7 @@ class S3CheckpointManager(BaseCheckpointManager):
             keys = list(self._list(self._records_prefix(tid, query.checkpoint_ns)))
             for raw in self._get_many(keys):
                 if raw is not None:
-                    rec = self._unpack_record(raw, query.include_payload)
+                    rec = unpack_record(raw, include_payload=query.include_payload)
                     if record_matches(rec, query):
                         found.append(rec)
         found.sort(key=sort_key(query), reverse=True)
@@ -445,15 +424,8 @@ class S3CheckpointManager(BaseCheckpointManager):
             got = self._get(key)
             if got is None:
                 return False
-            rec = self._unpack_record(got[0])
-            if status is not None:
-                rec.status = status
-            if metadata is not None:
-                rec.metadata = dict(metadata)
-            if tags is not None:
-                rec.tags = list(tags)
-            rec.updated_at = updated_at
-            if self._put(key, self._pack_record(rec), if_match=got[1] or None):
+            rec = apply_update(unpack_record(got[0]), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
+            if self._put(key, pack_record(rec, with_payload=True), if_match=got[1] or None):
                 return True
         raise BackendUnavailableError(f"{self._where}: checkpoint {checkpoint_id!r} kept changing while being updated")
 
