@@ -168,3 +168,31 @@ def test_progress_bar_on_a_terminal_only(workspace):
     assert b"verifying" in output  # the rich progress bar
     quiet = lgckpt(workspace, "verify", "--all")
     assert "verifying" not in quiet.stdout + quiet.stderr  # not a terminal: no bar
+
+
+def test_migrate_interrupted_part_way_then_resumed(workspace):
+    """A migration that died after copying part of a thread finishes without duplicates."""
+    from langgraph_ckpt_config.factory import CheckpointManagerFactory
+
+    with CheckpointManagerFactory(str(workspace)) as factory:
+        source, target = factory.create_manager("main"), factory.create_manager("archive")
+        doc = source.export_threads(["chat-1"])
+        partial = {**doc, "records": doc["records"][: len(doc["records"]) // 2]}  # the crash point
+        assert target.import_document(partial)
+        total = len(doc["records"]) + len(source.export_threads(["ask-1"])["records"])
+    result = json.loads(lgckpt(workspace, "migrate", "--from", "main", "--to", "archive", "--json").stdout)
+    assert result["copied"] == total - len(partial["records"])
+    assert result["already_present"] == len(partial["records"])
+    with from_config(str(workspace), manager="archive") as saver:
+        history = list(saver.list({"configurable": {"thread_id": "chat-1"}}))
+        assert len(history) == len(doc["records"])
+        assert len({t.config["configurable"]["checkpoint_id"] for t in history}) == len(history)
+        graph = chat_graph().compile(checkpointer=saver)
+        graph.invoke({"messages": [HumanMessage("after migration", id="am")]}, {"configurable": {"thread_id": "chat-1"}})
+        assert graph.get_state({"configurable": {"thread_id": "chat-1"}}).values["turns"] == 4
+
+
+def test_bad_arguments_exit_nonzero_with_one_line(workspace):
+    for args in (["cleanup"], ["migrate", "--from", "main", "--to", "main"], ["show", "chat-1", "no-such-checkpoint"], ["import", "/nonexistent.json"]):
+        proc = lgckpt(workspace, *args, check=1)
+        assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,129 @@
+"""Pydantic errors and unknown keys, reported in the user's terms: YAML paths.
+
+Pydantic's own messages name model fields (``port``) and print the whole input,
+secrets included. Users need the YAML path (``checkpoint_managers.redis.
+parameters.port``), the value they wrote (secrets shown as ``***``) and what is
+expected instead -- one problem per line, every problem at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key, redact_url
+from langgraph_ckpt_config.errors import ConfigError
+
+logger = logging.getLogger("langgraph_ckpt_config.config")
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class UnknownConfigKeyWarning(UserWarning):
+    """A key no model declares was found (probably a typo); the message names its YAML path."""
+
+
+def _field_is_secret(model: Any, loc: Sequence[Any]) -> bool:
+    """Whether ``loc`` inside ``model`` is a ``SecretStr`` field or has a secret-looking name."""
+    if any(isinstance(part, str) and is_secret_key(part) for part in loc):
+        return True
+    current = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return False
+        annotation = current.model_fields[part].annotation
+        if "SecretStr" in repr(annotation):
+            return True
+        current = annotation
+    return False
+
+
+def _show(value: Any, secret: bool) -> str:
+    if secret:
+        return REDACTED
+    if isinstance(value, SecretStr):
+        return REDACTED
+    if isinstance(value, (Mapping, list)):
+        return f"a {type(value).__name__}"
+    text = repr(redact_url(value) if isinstance(value, str) else value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def describe_expected(err: Mapping[str, Any]) -> str:
+    """Pydantic's error as "expected ..." in plain words."""
+    kind = str(err.get("type", ""))
+    msg = str(err.get("msg", "invalid"))
+    if kind.startswith("int_") or kind == "int_type":
+        return "expected an integer"
+    if kind.startswith("float_"):
+        return "expected a number"
+    if kind.startswith("bool_"):
+        return "expected true or false"
+    if kind == "string_too_short":
+        return "expected a non-empty string"
+    if kind.startswith("string_"):
+        return "expected a string"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "expected a mapping"
+    if kind == "list_type":
+        return "expected a list"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    if msg.startswith("Input should be"):
+        return "expected" + msg[len("Input should be"):]
+    return msg[:1].lower() + msg[1:]
+
+
+def validation_problems(model: type[BaseModel] | None, exc: ValidationError, path: str) -> list[str]:
+    """One ``path: got VALUE, expected ...`` line per pydantic error."""
+    lines = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"]]
+        field_path = ".".join([path, *(str(p) for p in loc)]) if path else ".".join(str(p) for p in loc)
+        field_path = field_path or "<root>"
+        if err.get("type") == "missing":
+            lines.append(f"{field_path}: is required but missing")
+            continue
+        shown = _show(err.get("input"), _field_is_secret(model, loc))
+        lines.append(f"{field_path}: got {shown}, {describe_expected(err)}")
+    return lines
+
+
+def validate_model(model: type[BaseModel], raw: Mapping[str, Any], path: str) -> Any:
+    """``model`` validated from ``raw``; ConfigError listing every problem by YAML path."""
+    try:
+        return model.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise problems_error(validation_problems(model, exc, path)) from None
+
+
+def problems_error(lines: list[str]) -> ConfigError:
+    """One ConfigError for one or several ``path: problem`` lines (one line each)."""
+    if len(lines) == 1 and ": " in lines[0]:
+        path, _, message = lines[0].partition(": ")
+        return ConfigError(message, path=path)
+    return ConfigError("\n".join(lines))
+
+
+def _user_stacklevel() -> int:
+    """A stacklevel pointing at the first frame outside this package (the caller's code)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_unknown(paths: Iterable[str]) -> None:
+    """Log and ``warnings.warn`` each unknown key: silently ignoring a typo is the bug we prevent."""
+    for path in paths:
+        message = f"unknown key {path} is ignored (typo?)"
+        logger.warning(message)
+        warnings.warn(message, UnknownConfigKeyWarning, stacklevel=_user_stacklevel())
