@@ -27,7 +27,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -99,21 +99,38 @@ def _step_args(thread: str, step: int, parent: dict | None, messages: list, save
     return config, checkpoint, metadata, new_versions
 
 
-def chat_workload(saver, threads: int, steps: int) -> float:
+def chat_thread(saver, thread: str, steps: int) -> float:
+    """One thread of the chat workload; returns its wall time."""
     started = time.perf_counter()
-    for t in range(threads):
-        thread = f"chat-{t}"
-        messages: list = []
-        parent = None
-        for step in range(steps):
-            messages = [*messages, HumanMessage(f"{MESSAGE}{step}", id=f"{thread}-{step}")]
-            config, checkpoint, metadata, new_versions = _step_args(thread, step, parent, messages, saver)
-            stored = saver.put(config, checkpoint, metadata, new_versions)
-            saver.put_writes(stored, [("messages", AIMessage("ok")), ("branch:to:agent", None)], "task-a", "a")
-            saver.put_writes(stored, [("config", {"k": step})], "task-b", "b")
-            tup = saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
-            parent = {"checkpoint": tup.checkpoint}
+    messages: list = []
+    parent = None
+    for step in range(steps):
+        messages = [*messages, HumanMessage(f"{MESSAGE}{step}", id=f"{thread}-{step}")]
+        config, checkpoint, metadata, new_versions = _step_args(thread, step, parent, messages, saver)
+        stored = saver.put(config, checkpoint, metadata, new_versions)
+        saver.put_writes(stored, [("messages", AIMessage("ok")), ("branch:to:agent", None)], "task-a", "a")
+        saver.put_writes(stored, [("config", {"k": step})], "task-b", "b")
+        tup = saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+        parent = {"checkpoint": tup.checkpoint}
     return time.perf_counter() - started
+
+
+def chat_workload(saver, threads: int, steps: int) -> float:
+    return sum(chat_thread(saver, f"chat-{t}", steps) for t in range(threads))
+
+
+def interleaved_chat(savers: dict[str, Any], threads: int, steps: int) -> dict[str, float]:
+    """The chat workload on every saver, one thread at a time round-robin across savers.
+
+    On a shared (noisy) machine a burst of load then hits every saver alike; the total
+    is reported as ``threads x median(thread time)`` so one preempted thread does not
+    decide a ratio.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in savers}
+    for t in range(threads):
+        for name, saver in savers.items():
+            samples[name].append(chat_thread(saver, f"chat-{t}", steps))
+    return {name: threads * statistics.median(values) for name, values in samples.items()}
 
 
 def time_op(fn: Callable[[], Any], repeat: int) -> float:
@@ -126,18 +143,39 @@ def time_op(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def read_workloads(saver, threads: int, repeat: int) -> dict[str, float]:
+def read_ops(saver, threads: int) -> dict[str, Callable[[], Any]]:
     cfg = {"configurable": {"thread_id": "chat-0", "checkpoint_ns": ""}}
     history = list(saver.list(cfg))
     middle = history[len(history) // 2].config
     return {
-        "get_tuple latest": time_op(lambda: [saver.get_tuple({"configurable": {"thread_id": f"chat-{t}", "checkpoint_ns": ""}}) for t in range(threads)], repeat),
-        "get_tuple by id": time_op(lambda: saver.get_tuple(middle), repeat),
-        "list (full thread)": time_op(lambda: list(saver.list(cfg)), repeat),
-        "list limit=10": time_op(lambda: list(saver.list(cfg, limit=10)), repeat),
-        "list filter source=loop": time_op(lambda: list(saver.list(cfg, filter={"source": "loop"}, limit=10)), repeat),
-        "list before= limit=10": time_op(lambda: list(saver.list(cfg, before=middle, limit=10)), repeat),
+        "get_tuple latest": lambda: [saver.get_tuple({"configurable": {"thread_id": f"chat-{t}", "checkpoint_ns": ""}}) for t in range(threads)],
+        "get_tuple by id": lambda: saver.get_tuple(middle),
+        "list (full thread)": lambda: list(saver.list(cfg)),
+        "list limit=10": lambda: list(saver.list(cfg, limit=10)),
+        "list filter source=loop": lambda: list(saver.list(cfg, filter={"source": "loop"}, limit=10)),
+        "list before= limit=10": lambda: list(saver.list(cfg, before=middle, limit=10)),
     }
+
+
+def read_workloads(saver, threads: int, repeat: int) -> dict[str, float]:
+    return {op: time_op(fn, repeat) for op, fn in read_ops(saver, threads).items()}
+
+
+def interleaved_reads(savers: dict[str, Any], threads: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Median of ``repeat`` samples per (op, saver), the savers alternating sample by sample."""
+    ops = {name: read_ops(saver, threads) for name, saver in savers.items()}
+    out: dict[str, dict[str, float]] = {}
+    for op in next(iter(ops.values())):
+        samples: dict[str, list[float]] = {name: [] for name in savers}
+        for name in savers:  # warm-up
+            ops[name][op]()
+        for _ in range(repeat):
+            for name in savers:
+                t0 = time.perf_counter()
+                ops[name][op]()
+                samples[name].append(time.perf_counter() - t0)
+        out[op] = {name: statistics.median(values) for name, values in samples.items()}
+    return out
 
 
 def graph_turns(saver, turns: int) -> float:
@@ -149,11 +187,24 @@ def graph_turns(saver, turns: int) -> float:
     return (time.perf_counter() - started) / turns
 
 
-async def async_concurrency(saver, threads: int, turns: int) -> float:
+def interleaved_graph_turns(savers: dict[str, Any], turns: int) -> dict[str, float]:
+    """Median time of one ``invoke`` of a compiled chat graph (a growing conversation), savers alternating."""
+    graphs = {name: chat_graph().compile(checkpointer=saver) for name, saver in savers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in savers}
+    cfg = {"configurable": {"thread_id": "graph-turns"}}
+    for i in range(turns):
+        for name, graph in graphs.items():
+            t0 = time.perf_counter()
+            graph.invoke({"messages": [HumanMessage(f"{MESSAGE}{i}", id=f"g{i}")]}, cfg)
+            samples[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+async def async_concurrency(saver, threads: int, turns: int, prefix: str = "async") -> float:
     graph = chat_graph().compile(checkpointer=saver)
 
     async def one(t: int) -> None:
-        cfg = {"configurable": {"thread_id": f"async-{t}"}}
+        cfg = {"configurable": {"thread_id": f"{prefix}-{t}"}}
         for i in range(turns):
             await graph.ainvoke({"messages": [HumanMessage(f"{MESSAGE}{i}", id=f"a{t}-{i}")]}, cfg)
 
@@ -163,7 +214,9 @@ async def async_concurrency(saver, threads: int, turns: int) -> float:
 
 
 def scale_reads(make: Callable[[], Any], sizes: tuple[int, int], repeat: int) -> dict[int, dict[str, float]]:
-    out = {}
+    """Latest ``get_tuple`` and ``list(limit=10)`` on threads of each size (built first,
+    then sampled alternately so machine noise hits every size alike)."""
+    savers = {}
     for size in sizes:
         saver = make()
         parent = None
@@ -172,11 +225,24 @@ def scale_reads(make: Callable[[], Any], sizes: tuple[int, int], repeat: int) ->
             config, checkpoint, metadata, new_versions = _step_args("scale", step, parent, messages, saver)
             saver.put(config, checkpoint, metadata, new_versions)
             parent = {"checkpoint": checkpoint}
-        cfg = {"configurable": {"thread_id": "scale", "checkpoint_ns": ""}}
-        out[size] = {
-            "get_tuple latest": time_op(lambda s=saver, c=cfg: s.get_tuple(c), repeat),
-            "list limit=10": time_op(lambda s=saver, c=cfg: list(s.list(c, limit=10)), repeat),
-        }
+        savers[size] = saver
+    cfg = {"configurable": {"thread_id": "scale", "checkpoint_ns": ""}}
+    ops = {
+        "get_tuple latest": lambda s: s.get_tuple(cfg),
+        "list limit=10": lambda s: list(s.list(cfg, limit=10)),
+    }
+    out: dict[int, dict[str, float]] = {size: {} for size in sizes}
+    for op, fn in ops.items():
+        samples: dict[int, list[float]] = {size: [] for size in sizes}
+        for size in sizes:
+            fn(savers[size])
+        for _ in range(max(repeat, 30)):
+            for size in sizes:
+                t0 = time.perf_counter()
+                fn(savers[size])
+                samples[size].append(time.perf_counter() - t0)
+        for size in sizes:
+            out[size][op] = statistics.median(samples[size])
     return out
 
 
@@ -211,14 +277,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir, ExitStack() as stack:
         tmp = Path(tmpdir)
         savers = make_savers(tmp, stack)
-        chat: dict[str, dict[str, float]] = {"chat workload (total)": {}}
-        reads: dict[str, dict[str, float]] = {}
-        for name, saver in savers.items():
-            gc.collect()
-            chat["chat workload (total)"][name] = chat_workload(saver, threads, steps)
-            for op, value in read_workloads(saver, threads, repeat).items():
-                reads.setdefault(op, {})[name] = value
-            chat.setdefault("graph turn (per invoke)", {})[name] = graph_turns(saver, turns)
+        gc.collect()
+        chat: dict[str, dict[str, float]] = {"chat workload (total)": interleaved_chat(savers, threads, steps)}
+        reads = interleaved_reads(savers, threads, repeat)
+        chat["graph turn (per invoke)"] = interleaved_graph_turns(savers, turns)
         report.append(ratio_table("Writes: chat workload and a real graph turn", chat, "SqliteSaver"))
         report.append(ratio_table("Reads after the chat workload", reads, "SqliteSaver"))
         sizes = {
@@ -231,13 +293,21 @@ def main() -> None:
         report.append(ratio_table("Storage", sizes, "SqliteSaver", unit="bytes"))
 
         async def run_async() -> dict[str, float]:
-            results = {}
-            async with AsyncSqliteSaver.from_conn_string(str(tmp / "peer-async.db")) as peer_async:
-                results["AsyncSqliteSaver"] = await async_concurrency(peer_async, threads // 2 or 1, turns // 3 or 1)
-            ours = SqliteCheckpointManager({"database_path": str(tmp / "ours-async.db"), "cleanup_interval": 0})
-            async with ConfigCheckpointSaver(ours) as saver:
-                results["ours:sqlite"] = await async_concurrency(saver, threads // 2 or 1, turns // 3 or 1)
-            return results
+            """Each saver twice, alternating, best of the two (the machine is shared)."""
+            n_threads, n_turns = threads // 2 or 1, turns // 3 or 1
+            async with AsyncExitStack() as astack:
+                peer_async = await astack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(tmp / "peer-async.db")))
+                ours_async = await astack.enter_async_context(
+                    ConfigCheckpointSaver(SqliteCheckpointManager({"database_path": str(tmp / "ours-async.db"), "cleanup_interval": 0}))
+                )
+                mem_async = await astack.enter_async_context(ConfigCheckpointSaver(MemoryCheckpointManager({"cleanup_interval": 0})))
+                contenders = {"InMemorySaver": InMemorySaver(), "ours:memory": mem_async, "AsyncSqliteSaver": peer_async, "ours:sqlite": ours_async}
+                best: dict[str, float] = {}
+                for rnd in range(2):
+                    for name, saver in contenders.items():
+                        took = await async_concurrency(saver, n_threads, n_turns, prefix=f"async{rnd}")
+                        best[name] = min(best.get(name, took), took)
+                return best
 
         report.append(ratio_table("Async: concurrent graph threads", {"concurrent ainvoke (total)": asyncio.run(run_async())}, "AsyncSqliteSaver"))
 

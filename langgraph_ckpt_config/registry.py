@@ -9,6 +9,7 @@ a read-only view of what is known.
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Mapping
 from importlib.metadata import entry_points
@@ -16,6 +17,8 @@ from types import MappingProxyType
 from typing import Any
 
 from langgraph_ckpt_config.errors import RegistryError
+
+logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "langgraph_ckpt_config.managers"
 
@@ -81,6 +84,7 @@ def symbol_by_name(path: str) -> Any:
 
 
 def _check_manager_class(obj: Any, where: str) -> type:
+    """``obj`` if it is an ICheckpointManager subclass; otherwise a RegistryError saying what it is."""
     from langgraph_ckpt_config.managers.interfaces import ICheckpointManager
 
     if not isinstance(obj, type):
@@ -91,13 +95,17 @@ def _check_manager_class(obj: Any, where: str) -> type:
 
 
 def register_manager(name: str, cls_or_path: type | str, *, clobber: bool = False) -> None:
-    """Register a manager under ``name`` (a class, or a lazily imported ``module:Class``)."""
+    """Register a manager under ``name`` (a class, or a lazily imported ``module:Class``).
+
+    Re-using a name -- built-in or registered -- needs ``clobber=True``: two
+    plugins claiming one name must fail loudly, not depend on import order.
+    """
     if not isinstance(name, str) or not name:
         raise RegistryError(f"a manager name must be a non-empty string, got {name!r}")
     if isinstance(cls_or_path, type):
         _check_manager_class(cls_or_path, f"manager {name!r}")
-    elif not isinstance(cls_or_path, str):
-        raise RegistryError(f"manager {name!r} must be registered with a class or a 'module:Class' string")
+    elif not isinstance(cls_or_path, str) or not (":" in cls_or_path or "." in cls_or_path):
+        raise RegistryError(f"manager {name!r} must be registered with a class or a 'module:Class' string, got {cls_or_path!r}")
     with _lock:
         if not clobber and (name in _registry or name in BUILTIN_MANAGERS):
             raise RegistryError(f"a manager named {name!r} is already registered (pass clobber=True to replace it)")
@@ -105,27 +113,32 @@ def register_manager(name: str, cls_or_path: type | str, *, clobber: bool = Fals
 
 
 def unregister_manager(name: str) -> None:
+    """Forget a runtime registration (built-ins cannot be removed). Mostly for tests."""
     with _lock:
         _registry.pop(name, None)
 
 
 def _load_entry_points() -> None:
+    """Register the ``langgraph_ckpt_config.managers`` entry points once (lazily: no imports yet).
+
+    A third-party name that clashes with a built-in or a registered manager is
+    skipped with a warning: an installed package must not silently replace the
+    storage a config names, nor break every other lookup.
+    """
     global _entry_points_loaded
     with _lock:
         if _entry_points_loaded:
             return
         _entry_points_loaded = True
         found = list(entry_points(group=ENTRY_POINT_GROUP))
-    for ep in found:
-        with _lock:
-            if ep.name in _registry or ep.name in BUILTIN_MANAGERS:
-                existing = _registry.get(ep.name, BUILTIN_MANAGERS.get(ep.name))
-                if existing != ep.value:
-                    raise RegistryError(
-                        f"entry point {ep.name!r} ({ep.value}) clashes with a manager already registered under that name"
-                    )
-                continue
-            _registry[ep.name] = ep.value
+        for ep in found:
+            existing = _registry.get(ep.name, BUILTIN_MANAGERS.get(ep.name))
+            if existing is None:
+                _registry[ep.name] = ep.value
+            elif existing != ep.value:
+                logger.warning(
+                    "entry point %r (%s) ignored: the name is already registered to %s", ep.name, ep.value, existing
+                )
 
 
 def reload_entry_points() -> None:
@@ -136,7 +149,14 @@ def reload_entry_points() -> None:
 
 
 def get_manager_class(name_or_path: str) -> type:
-    """A manager class from a registered name or a ``module:Class`` path."""
+    """A manager class from a registered name or a ``module:Class`` / ``module.Class`` path.
+
+    Errors (all ``RegistryError``) name what is wrong: an unknown name (with the
+    known ones), a missing module (with the ``pip install`` hint for optional
+    backends), a missing class, or a class that does not implement ICheckpointManager.
+    """
+    if not isinstance(name_or_path, str) or not name_or_path.strip():
+        raise RegistryError(f"a manager name or class path must be a non-empty string, got {name_or_path!r}")
     _load_entry_points()
     with _lock:
         target = _registry.get(name_or_path, BUILTIN_MANAGERS.get(name_or_path))

@@ -17,6 +17,7 @@ silently turn the msgpack allowlist off. The manager's codec pipeline
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -38,9 +39,21 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.errors import InvalidInputError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.managers.base import (
+    BaseCheckpointManager,
+    OpenedBundle,
+    OpenedWrite,
+    pack_manifest,
+    unpack_manifest,
+)
 from langgraph_ckpt_config.managers.interfaces import RecordKind
-from langgraph_ckpt_config.managers.records import EMPTY_BLOB_TYPE, RecordQuery
+from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, MANIFEST_BLOB_TYPE, RecordQuery
+
+#: A delta channel's seed as stored: (serde type, bytes, list elements by hash when the
+#: value is a list manifest).
+_DeltaSeed = tuple[str, bytes, dict[str, tuple[str, bytes]]]
+#: One ancestor of the delta walk: its writes to unresolved channels, the seeds found there.
+_DeltaStep = tuple[list[OpenedWrite], dict[str, _DeltaSeed]]
 
 
 def _thread_id(config: RunnableConfig) -> str:
@@ -122,13 +135,16 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         values = stored.pop("channel_values", None) or {}
         md = get_serializable_checkpoint_metadata(config, metadata)
         payload_type, payload = serde.dumps_typed({"checkpoint": stored, "metadata": md})
-        blobs = []
+        blobs: list[tuple[str, Any, str, bytes]] = []
+        linear = getattr(self.manager.params, "list_storage", False)
         for channel, version in new_versions.items():
-            if channel in values:
+            if channel not in values:
+                blobs.append((channel, version, EMPTY_BLOB_TYPE, b""))
+            elif linear and type(values[channel]) is list:
+                blobs.extend(self._list_blobs(thread_id, ns, channel, version, values[channel], blobs))
+            else:
                 typ, raw = serde.dumps_typed(values[channel])
                 blobs.append((channel, version, typ, raw))
-            else:
-                blobs.append((channel, version, EMPTY_BLOB_TYPE, b""))
         kwargs = {
             "thread_id": thread_id,
             "checkpoint_ns": ns,
@@ -146,6 +162,36 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
         }
         return kwargs, next_config
+
+    def _list_blobs(
+        self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list
+    ) -> list[tuple[str, Any, str, bytes]]:
+        """Linear storage: a manifest of element hashes plus each element not yet stored.
+
+        Each element is serialized on its own by the serde and content-addressed by a
+        blake2b-256 of its type and bytes, so a message shared by every later version of
+        the list is stored once per thread (docs/design.md, "Linear storage").
+        """
+        serde = self.serde
+        queued = {b[1] for b in pending if b[0] == ELEMENT_CHANNEL}
+        out: list[tuple[str, Any, str, bytes]] = []
+        hashes: list[str] = []
+        for element in value:
+            typ, raw = serde.dumps_typed(element)
+            digest = hashlib.blake2b(typ.encode() + b"\0" + raw, digest_size=32).hexdigest()
+            hashes.append(digest)
+            if digest not in queued and not self.manager.element_known(thread_id, ns, digest):
+                queued.add(digest)
+                out.append((ELEMENT_CHANNEL, digest, typ, raw))
+        out.append((channel, version, MANIFEST_BLOB_TYPE, pack_manifest(hashes)))
+        return out
+
+    def _value(self, bundle: OpenedBundle, typ: str, raw: bytes) -> Any:
+        if typ == MANIFEST_BLOB_TYPE:
+            loads = self.serde.loads_typed
+            elements = bundle.elements
+            return [loads(elements[h]) for h in unpack_manifest(raw)]
+        return self.serde.loads_typed((typ, raw))
 
     def _writes_kwargs(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
@@ -174,10 +220,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         rec = bundle.record
         if doc is None:
             doc = serde.loads_typed((rec.payload_type, bundle.payload))
-        checkpoint: dict[str, Any] = dict(doc["checkpoint"])
+        checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
         checkpoint["channel_values"] = {
-            channel: serde.loads_typed((typ, raw))
+            channel: self._value(bundle, typ, raw)
             for (channel, version), (typ, raw) in bundle.blobs.items()
             if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
         }
@@ -298,38 +344,80 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        """Walk the parent chain once, reading one bundle per ancestor (no repeated ``get_tuple``)."""
+        """Per-channel writes + seed along the parent chain (LangGraph's ``DeltaChannel`` contract).
+
+        One walk: each ancestor is read once with the backend's batched bundle read
+        (``_read_bundle``: record, blobs and writes in one round trip where the backend
+        can), and only what the walk needs is opened -- the requested channels' blobs
+        and writes. The record payload (the checkpoint document) and unrelated channels
+        are never decrypted, decompressed nor decoded, unlike the default implementation
+        that calls ``get_tuple`` per ancestor.
+        """
         if not channels:
             return {}
         thread_id = _thread_id(config)
         ns = config["configurable"].get("checkpoint_ns", "") or ""
-        target = self.manager.get_langgraph_bundle(thread_id, ns, get_checkpoint_id(config))
-        return self._delta_walk(target, channels, lambda cid: self.manager.get_langgraph_bundle(thread_id, ns, cid))
+        steps = self._delta_lineage(thread_id, ns, get_checkpoint_id(config), channels)
+        return self._delta_history(steps, channels)
 
-    def _delta_walk(self, target: OpenedBundle | None, channels: Sequence[str], fetch) -> dict[str, DeltaChannelHistory]:
+    def _delta_lineage(
+        self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
+    ) -> list[_DeltaStep]:
+        """The I/O half of the delta walk: per ancestor (newest first), its writes to the
+        still-unresolved channels (in ``get_tuple`` order) and the non-empty blobs that
+        resolve channels there. Raw serde bytes only, so it can run off the event loop."""
+        manager = self.manager
+        manager._require_open()
+        target = manager._read_record(thread_id, ns, checkpoint_id)
+        cursor = target.parent_checkpoint_id if target is not None else None
+        remaining = set(channels)
+        steps: list[_DeltaStep] = []
+        while cursor is not None and remaining:
+            bundle = manager._read_bundle(thread_id, ns, cursor)
+            if bundle is None:  # a pruned ancestor: the history ends here, as in InMemorySaver
+                break
+            rec = bundle.record
+            seeds: dict[str, _DeltaSeed] = {}
+            for ch in remaining:
+                ver = rec.channel_versions.get(ch)
+                blob = bundle.blobs.get((ch, ver)) if ver is not None else None
+                if blob is not None and blob.payload_type != EMPTY_BLOB_TYPE:
+                    raw = manager._open_blob(thread_id, ns, blob)
+                    elements: dict[str, tuple[str, bytes]] = {}
+                    if blob.payload_type == MANIFEST_BLOB_TYPE:  # a list stored element by element
+                        hashes = set(unpack_manifest(raw))
+                        stored = manager._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
+                        elements = manager._open_elements(thread_id, ns, hashes, stored)
+                    seeds[ch] = (blob.payload_type, raw, elements)
+            writes = [
+                manager._open_write(thread_id, ns, rec.checkpoint_id, w)
+                for w in bundle.writes
+                if w.channel in remaining
+            ]
+            writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
+            steps.append((writes, seeds))
+            remaining.difference_update(seeds)
+            cursor = rec.parent_checkpoint_id
+        return steps
+
+    def _delta_history(
+        self,
+        steps: Sequence[_DeltaStep],
+        channels: Sequence[str],
+    ) -> dict[str, DeltaChannelHistory]:
+        """The decoding half: ``DeltaChannelHistory`` per channel, writes oldest first."""
         serde = self.serde
         collected: dict[str, list[PendingWrite]] = {c: [] for c in channels}
         seeds: dict[str, Any] = {}
-        remaining = set(channels)
-        cursor = target.record.parent_checkpoint_id if target is not None else None
-        while cursor is not None and remaining:
-            bundle = fetch(cursor)
-            if bundle is None:
-                break
-            versions = bundle.record.channel_versions
-            terminated: dict[str, Any] = {}
-            for ch in remaining:
-                ver = versions.get(ch)
-                blob = bundle.blobs.get((ch, ver)) if ver is not None else None
-                if blob is not None and blob[0] != EMPTY_BLOB_TYPE:
-                    terminated[ch] = serde.loads_typed(blob)
-            for w in reversed(bundle.writes):
-                if w.channel in remaining:
+        for writes, step_seeds in steps:
+            for w in reversed(writes):
+                if w.channel in collected and w.channel not in seeds:
                     collected[w.channel].append((w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))))
-            for ch, value in terminated.items():
-                seeds[ch] = value
-                remaining.discard(ch)
-            cursor = bundle.record.parent_checkpoint_id
+            for ch, (typ, raw, elements) in step_seeds.items():
+                if typ == MANIFEST_BLOB_TYPE:
+                    seeds[ch] = [serde.loads_typed(elements[h]) for h in unpack_manifest(raw)]
+                else:
+                    seeds[ch] = serde.loads_typed((typ, raw))
         result: dict[str, DeltaChannelHistory] = {}
         for ch in channels:
             entry: DeltaChannelHistory = {"writes": list(reversed(collected[ch]))}
@@ -393,12 +481,13 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
+        """The walk's I/O runs off the event loop; decoding happens here, like ``aget_tuple``'s."""
         if not channels:
             return {}
-        return await self.manager._to_thread(
-            lambda: self.get_delta_channel_history(config=config, channels=channels)
-        )
-
+        thread_id = _thread_id(config)
+        ns = config["configurable"].get("checkpoint_ns", "") or ""
+        steps = await self.manager._to_thread(self._delta_lineage, thread_id, ns, get_checkpoint_id(config), channels)
+        return self._delta_history(steps, channels)
 
 def from_config(
     config: str | Path | Mapping[str, Any] | None = None,

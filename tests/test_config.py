@@ -87,10 +87,10 @@ def test_port_coerced_and_bad_port_named(monkeypatch):
 )
 def test_sizes(text, expected):
     assert parse_size(text) == expected
-    assert S3Parameters(multipart_chunksize=text).multipart_chunksize == expected
+    assert S3Parameters(bucket="b", multipart_chunksize=text).multipart_chunksize == expected
 
 
-@pytest.mark.parametrize("bad", ["__import__('os').system('true')", "1+1", "64 ** 2", "ten MB", "-5", True])
+@pytest.mark.parametrize("bad", ["__import__('os')", "__import__('os').system('true')", "1+1", "64 ** 2", "ten MB", "-5", "2 * ", True])
 def test_sizes_rejected_never_evaluated(bad):
     with pytest.raises(ValueError):
         parse_size(bad)
@@ -129,7 +129,9 @@ def _with_rule(rule: dict, **params) -> dict:
         ({"field": "checkpoint_managers.*.parameters.max_checkpoints", "rule_type": "range", "value": [100, 1000]}, 500, 50),
         ({"field": "checkpoint_managers.*.parameters.max_checkpoints", "rule_type": "enum", "value": [100, 200]}, 200, 300),
         ({"field": "checkpoint_managers.mem.parameters.default_workflow_id", "rule_type": "pattern", "value": "[a-z]+"}, "abc", "ABC"),
-        ({"field": "checkpoint_managers.mem.parameters.default_workflow_id", "rule_type": "type", "value": "string"}, "x", 5),
+        ({"field": "checkpoint_managers.m*.parameters.default_workflow_id", "rule_type": "type", "value": "integer"}, "123", "abc"),
+        ({"field": "checkpoint_managers.mem.parameters.compression_min_size", "rule_type": "range", "value": [0, "1MiB"]}, "512k", "2MiB"),
+        ({"field": "checkpoint_managers.mem.parameters.max_checkpoints", "rule_type": "enum", "value": [100, 200]}, "${LGCKPT_T_ENUM:200}", 150),
     ],
 )
 def test_rule_types(rule, good, bad):
@@ -236,3 +238,168 @@ def test_secrets_redacted_everywhere(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config(raw)
     assert secret not in str(info.value)
+
+
+# ---------------------------------------------------------------------------- more loader behaviour
+
+
+def test_malformed_reference_is_an_error_not_a_literal():
+    raw = _minimal(default_workflow_id="${UNCLOSED")
+    with pytest.raises(ConfigError, match="malformed reference") as info:
+        load_config(raw)
+    assert info.value.path == "checkpoint_managers.mem.parameters.default_workflow_id"
+
+
+def test_every_parameter_problem_reported_at_once():
+    raw = _minimal()
+    raw["checkpoint_managers"]["redis"]["parameters"] = {"port": "abc", "db": "x", "ssl": "maybe"}
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    lines = str(info.value).splitlines()
+    assert lines == [
+        "checkpoint_managers.redis.parameters.port: got 'abc', expected an integer",
+        "checkpoint_managers.redis.parameters.db: got 'x', expected an integer",
+        "checkpoint_managers.redis.parameters.ssl: got 'maybe', expected true or false",
+    ]
+
+
+def test_coercion_of_interpolated_strings(monkeypatch):
+    monkeypatch.setenv("LGCKPT_T_SSL", "true")
+    monkeypatch.setenv("LGCKPT_T_NODES", "a:7000,b:7001")
+    raw = _minimal()
+    raw["checkpoint_managers"]["redis"]["parameters"].update(
+        {"ssl": "${LGCKPT_T_SSL}", "cluster_nodes": "${LGCKPT_T_NODES}", "username": "${LGCKPT_T_USER:}"}
+    )
+    _, redis = load_config(raw).manager_parameters("redis")
+    assert redis.ssl is True and redis.username is None  # empty default = unset
+    assert [n.model_dump() for n in redis.cluster_nodes] == [{"host": "a", "port": 7000}, {"host": "b", "port": 7001}]
+
+
+def test_s3_bucket_required_and_empty_endpoint_is_none():
+    raw = {"checkpoint_managers": {"s3": {"class_path": "s3", "parameters": {"bucket": "b", "endpoint_url": ""}}}}
+    _, s3 = load_config(raw).manager_parameters("s3")
+    assert s3.endpoint_url is None
+    raw["checkpoint_managers"]["s3"]["parameters"]["bucket"] = "${LGCKPT_T_BUCKET:}"
+    with pytest.raises(ConfigError, match=r"checkpoint_managers\.s3\.parameters\.bucket: got '', expected a non-empty string"):
+        load_config(raw)
+
+
+def test_unknown_keys_warn_with_their_own_section():
+    raw = _minimal()
+    raw["checkpoint_managers"]["mem"]["enabeld"] = False
+    raw["checkpoint_managers"]["mem"]["default_config"] = {"max_checkpoint": 5}
+    raw["checkpoint_managers"]["mem"]["parameters"] = {"client_encryption": {"enabled": False, "keyz": "x"}}
+    raw["global_config"] = {"default_max_checkpointz": 3}
+    with pytest.warns(UserWarning) as record:
+        config = load_config(raw)
+    messages = " | ".join(str(w.message) for w in record)
+    for path in (
+        "checkpoint_managers.mem.enabeld",
+        "checkpoint_managers.mem.default_config.max_checkpoint",
+        "checkpoint_managers.mem.parameters.client_encryption.keyz",
+        "global_config.default_max_checkpointz",
+    ):
+        assert path in messages
+    with pytest.warns(UserWarning, match="mem override max_checkpoint"):
+        config.manager_parameters("mem", max_checkpoint=3)
+
+
+def test_disabled_managers_still_validated_unless_their_class_is_missing():
+    raw = _minimal()
+    raw["checkpoint_managers"]["redis"]["enabled"] = False
+    raw["checkpoint_managers"]["redis"]["parameters"]["port"] = "abc"
+    with pytest.raises(ConfigError, match=r"redis\.parameters\.port"):
+        load_config(raw)
+    raw = _minimal()
+    raw["checkpoint_managers"]["ext"] = {"class_path": "lgckpt_not_installed_xyz:Manager", "enabled": False}
+    load_config(raw)  # not installed here, not used here: fine
+    raw["checkpoint_managers"]["ext"]["enabled"] = True
+    with pytest.raises(ConfigError, match=r"checkpoint_managers\.ext\.class_path.*lgckpt_not_installed_xyz"):
+        load_config(raw)
+
+
+def test_fallback_must_be_enabled():
+    raw = _minimal()
+    raw["checkpoint_managers"]["off"] = {"class_path": "memory", "enabled": False}
+    raw["checkpoint_managers"]["redis"]["fallback"] = "off"
+    with pytest.raises(ConfigError, match=r"checkpoint_managers\.redis\.fallback.*'off' is disabled"):
+        load_config(raw)
+    raw["checkpoint_managers"]["redis"]["fallback"] = "redis"
+    with pytest.raises(ConfigError, match="own fallback"):
+        load_config(raw)
+
+
+def test_rules_skip_disabled_managers_and_report_every_failure():
+    rule = {"field": "checkpoint_managers.*.parameters.max_checkpoints", "rule_type": "range", "value": [100, 200], "message": "m"}
+    raw = _with_rule(rule, max_checkpoints=5)
+    raw["checkpoint_managers"]["redis"]["parameters"]["max_checkpoints"] = 7
+    with pytest.raises(ValidationRuleError) as info:
+        load_config(raw)
+    assert len(str(info.value).splitlines()) == 2
+    raw["checkpoint_managers"]["redis"]["enabled"] = False
+    with pytest.raises(ValidationRuleError) as info:
+        load_config(raw)
+    assert info.value.path == "checkpoint_managers.mem.parameters.max_checkpoints"
+    assert "got 5" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "match"),
+    [
+        ({"field": "a", "rule_type": "range", "value": "100..200"}, r"validation_rules\[0\].*\[min, max\]"),
+        ({"field": "a", "rule_type": "type", "value": "str"}, r"validation_rules\[0\].*must be one of"),
+        ({"field": "a", "rule_type": "pattern", "value": "("}, r"validation_rules\[0\].*not a valid regular expression"),
+        ({"rule_type": "required"}, r"validation_rules\[0\].*'field'"),
+    ],
+)
+def test_broken_rules_are_config_errors(rule, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(_with_rule(rule))
+
+
+def test_global_defaults_fill_only_matching_fields():
+    raw = _minimal()
+    raw["global_config"] = {"default_ttl": 60, "default_cache_size": 42}
+    config = load_config(raw)
+    assert config.manager_parameters("redis")[1].ttl == 60
+    mem = config.manager_parameters("mem")[1]
+    assert mem.cache_size == 42 and "ttl" not in mem.model_dump()
+    raw["checkpoint_managers"]["redis"]["default_config"] = {"ttl": 30, "enable_compression": False}
+    redis = load_config(raw).manager_parameters("redis")[1]
+    assert redis.ttl == 30 and redis.compression_enabled is False  # default_config beats global; alias mapped
+
+
+def test_default_file_is_found_from_the_package(monkeypatch, tmp_path):
+    from langgraph_ckpt_config.config import loader
+
+    monkeypatch.delenv("LANGGRAPH_CKPT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # not the working directory: the file next to the package
+    assert loader.default_config_path() == SHIPPED
+    assert load_config().source == str(SHIPPED)
+    monkeypatch.setattr(loader, "REPO_CONFIG", tmp_path / "absent.yaml")
+    assert loader.default_config_path() == PACKAGED_CONFIG
+
+
+def test_redaction_of_free_form_secrets(monkeypatch):
+    from langgraph_ckpt_config.config.models import CustomParameters
+
+    secret = "zz-free-form-secret"
+    raw = _minimal()
+    raw["checkpoint_managers"]["redis"]["parameters"]["url"] = f"redis://app:{secret}@cache:6379/0"
+    raw["checkpoint_managers"]["cust"] = {
+        "class_path": "custom",
+        "enabled": False,
+        "parameters": {"backend_config": {"api_key": secret, "dsn": f"postgres://u:{secret}@db/x", "host": "h"}},
+    }
+    config = load_config(raw)
+    shown = config.redacted_dict()
+    assert secret not in repr(shown)
+    backend_config = shown["checkpoint_managers"]["cust"]["parameters"]["backend_config"]
+    assert backend_config["host"] == "h" and backend_config["api_key"] == "***" and "u:***@db" in backend_config["dsn"]
+    _, custom = config.manager_parameters("cust")
+    assert secret not in repr(custom)
+    assert secret not in repr(CustomParameters(backend_config={"password": secret}))
+    raw["checkpoint_managers"]["redis"]["parameters"]["password"] = {"nested": secret}
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    assert secret not in str(info.value) and "redis.parameters.password" in str(info.value)

@@ -127,3 +127,107 @@ def test_register_manager_names_and_duplicates():
 
 def test_symbol_by_name_both_spellings():
     assert symbol_by_name(MEMORY) is symbol_by_name(MEMORY.replace(":", ".")) is MemoryCheckpointManager
+
+
+# ---------------------------------------------------------------------------- more factory / registry behaviour
+
+SECRET = "pw-that-must-not-leak"
+
+
+class LeakyBrokenManager(MemoryCheckpointManager):
+    """Fails to start with the password in its error, as some drivers do."""
+
+    parameters_model = MemoryParameters
+    closed_after_failure: list[str] = []
+
+    def _open(self) -> None:
+        raise RuntimeError(f"AUTH failed for password {self.params.client_encryption.keys.get_secret_value()}")
+
+    def close(self) -> None:
+        LeakyBrokenManager.closed_after_failure.append(self.name)
+        super().close()
+
+
+def test_fallback_warning_has_no_secret_and_failed_manager_is_closed(caplog, monkeypatch):
+    monkeypatch.setenv("LGCKPT_TEST_KEYS", SECRET)
+    leaky = {
+        "class_path": f"{__name__}:LeakyBrokenManager",
+        "fallback": "mem",
+        "parameters": {"client_encryption": {"keys": "${LGCKPT_TEST_KEYS}"}},
+    }
+    LeakyBrokenManager.closed_after_failure.clear()
+    with CheckpointManagerFactory(_config(leaky=leaky)) as factory:
+        with caplog.at_level(logging.WARNING):
+            manager = factory.create_manager("leaky")
+        assert manager is factory.create_manager("mem")  # the fallback is the cached 'mem' instance
+        assert "'leaky' could not start" in caplog.text and "***" in caplog.text
+        assert SECRET not in caplog.text
+        assert LeakyBrokenManager.closed_after_failure == ["leaky"]
+
+
+def test_without_fallback_the_secret_free_error_chains_the_cause(monkeypatch):
+    monkeypatch.setenv("LGCKPT_TEST_KEYS", SECRET)
+    leaky = {"class_path": f"{__name__}:LeakyBrokenManager", "parameters": {"client_encryption": {"keys": "${LGCKPT_TEST_KEYS}"}}}
+    with CheckpointManagerFactory(_config(leaky=leaky)) as factory:
+        with pytest.raises(BackendUnavailableError) as info:
+            factory.create_manager("leaky")
+    assert SECRET not in str(info.value) and isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_configuration_errors_never_fall_back():
+    broken = {"class_path": f"{__name__}:BrokenManager", "fallback": "mem"}
+    with CheckpointManagerFactory(_config(broken=broken)) as factory:
+        with pytest.raises(ConfigError, match=r"broken\.parameters\.max_checkpoints"):
+            factory.create_manager("broken", max_checkpoints="many")
+
+
+def test_cache_distinguishes_secret_overrides():
+    from pydantic import SecretStr
+
+    with CheckpointManagerFactory(_config()) as factory:
+        a = factory.create_manager("mem", client_encryption={"keys": SecretStr("a")})
+        b = factory.create_manager("mem", client_encryption={"keys": SecretStr("b")})
+        assert a is not b
+        assert factory.create_manager("mem", client_encryption={"keys": SecretStr("a")}) is a
+
+
+def test_env_selects_manager_and_factory_accepts_paths(monkeypatch, tmp_path):
+    import yaml
+
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(_config()))
+    monkeypatch.setenv("LANGGRAPH_CKPT_MANAGER", "disk")
+    with CheckpointManagerFactory(str(path)) as factory:
+        assert factory.get_default_manager() is factory.create_manager("disk")
+    monkeypatch.setenv("LANGGRAPH_CKPT_CONFIG", str(path))
+    monkeypatch.delenv("LANGGRAPH_CKPT_MANAGER")
+    with CheckpointManagerFactory() as factory:
+        assert factory.config.source == str(path)
+        assert factory.get_default_manager() is factory.create_manager("mem")
+
+
+def test_closed_manager_is_rebuilt():
+    with CheckpointManagerFactory(_config()) as factory:
+        first = factory.create_manager("mem")
+        first.close()
+        second = factory.create_manager("mem")
+        assert second is not first and second.is_initialized
+
+
+def test_missing_optional_dependency_gives_install_hint(tmp_path, monkeypatch):
+    (tmp_path / "lgckpt_needs_redis.py").write_text("import redis\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(__import__("sys").modules, "redis", None)  # as if redis were not installed
+    with pytest.raises(RegistryError, match=r"pip install 'langgraph-ckpt-config\[redis\]'"):
+        get_manager_class("lgckpt_needs_redis:Manager")
+
+
+def test_register_rejects_a_non_path_string_and_view_is_read_only():
+    from langgraph_ckpt_config.registry import available_managers
+
+    with pytest.raises(RegistryError, match="'module:Class'"):
+        register_manager("test-str", "not a path")
+    view = available_managers()
+    assert view["sqlite"].endswith(":SqliteCheckpointManager")
+    with pytest.raises(TypeError):
+        view["x"] = "y"  # type: ignore[index]

@@ -1,4 +1,4 @@
-"""Redis-specific behaviour on real servers: slots, TTL, faults, native async."""
+"""Redis-specific behaviour on real servers: slots, hostile ids, TTL, faults, native async, indexes."""
 
 from __future__ import annotations
 
@@ -150,5 +150,204 @@ def test_latest_lookup_reads_only_what_it_returns(redis_server):
 
     got = m.query_records(RecordQuery(thread_id="long", checkpoint_ns="", limit=10, before_id="00100", include_payload=False))
     assert [r.checkpoint_id for r in got] == [f"{i:05}" for i in range(99, 89, -1)]
-    assert len(calls) == 2  # one index range, one pipelined fetch
+    assert len(calls) == 1  # one script: index page and its records
     m.close()
+
+
+# --------------------------------------------------------------------------- both topologies
+def _cluster_params(cluster) -> dict:
+    return {"cluster_enabled": True, "cluster_nodes": [{"host": n.host, "port": n.port} for n in cluster.nodes]}
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def make_manager(request):
+    """``make(**params)`` -> an initialized manager on a fresh key prefix, standalone or cluster."""
+    if request.param == "standalone":
+        server = request.getfixturevalue("redis_server")
+        base = {"host": server.host, "port": server.port}
+    else:
+        base = _cluster_params(request.getfixturevalue("redis_cluster"))
+    made = []
+
+    def make(**params):
+        m = RedisCheckpointManager({**base, "key_prefix": f"h:{uuid.uuid4().hex}:", "cleanup_interval": 0, **params})
+        m.initialize()
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+
+
+HOSTILE = ["a*", "ab", "*", "?", "a?", "[a]", "a", "{x}", "}{", "a:b", "a|b", "%2A", "~", "ünï💥", "x" * 1024, "a\\*"]
+
+
+def test_hostile_thread_ids_are_isolated(make_manager):
+    m = make_manager(key_prefix=f"p*?[x]\\:{uuid.uuid4().hex}:")  # glob characters in the prefix too
+    other = make_manager()  # another prefix on the same server: never listed here
+    _put(other, "a*", "001", {"c": (1, b"other")})
+    for t in HOSTILE:
+        _put(m, t, "001", {"c": (1, t.encode())})
+        m.put_langgraph_writes(thread_id=t, checkpoint_ns="", checkpoint_id="001", writes=[("task", 0, "c", "bytes", t.encode(), "")], replace=False)
+    assert m.list_thread_ids() == sorted(HOSTILE)
+    m.delete_thread("a*")
+    m.delete_thread("*")
+    assert m.list_thread_ids() == sorted(set(HOSTILE) - {"a*", "*"})
+    for t in set(HOSTILE) - {"a*", "*"}:
+        bundle = m.get_langgraph_bundle(t)
+        assert bundle.blobs[("c", 1)][1] == t.encode() and bundle.writes[0].data == t.encode()
+    assert other.get_langgraph_bundle("a*").blobs[("c", 1)][1] == b"other"
+    if m.params.cluster_enabled:
+        for t in HOSTILE:
+            assert len({m._client.keyslot(k) for k in m._keys(t)}) == 1
+
+
+def test_unicode_checkpoint_ids_sort_like_python(make_manager):
+    m = make_manager()
+    ids = ["a", "b", "z", "é", "€", "\U0001f600", "ab"]
+    for cid in ids:
+        _put(m, "t", cid, {"c": (1, b"v")})
+    assert m.get_langgraph_bundle("t").record.checkpoint_id == max(ids)
+    from langgraph_ckpt_config.managers.records import RecordQuery
+
+    got = m.query_records(RecordQuery(thread_id="t", checkpoint_ns="", before_id="é", limit=3, include_payload=False))
+    assert [r.checkpoint_id for r in got] == sorted((i for i in ids if i < "é"), reverse=True)[:3]
+
+
+def test_created_at_index_gives_the_manager_api_order(make_manager):
+    m = make_manager()
+    for i, cid in enumerate(["c", "a", "b", "d"]):
+        m.save_checkpoint(cid, {"i": i}, "wf", "t", metadata={"even": i % 2 == 0})
+        time.sleep(0.002)
+    assert [c.checkpoint_id for c in m.list_checkpoints(thread_id="t")] == ["d", "b", "a", "c"]
+    assert [c.checkpoint_id for c in m.list_checkpoints(thread_id="t", limit=2, offset=1)] == ["b", "a"]
+    assert [c.checkpoint_id for c in m.list_checkpoints(thread_id="t", metadata={"even": True}, limit=1)] == ["b"]
+    assert [c.checkpoint_id for c in m.list_checkpoints(metadata={"even": False})] == ["d", "a"]
+    m.delete_checkpoint("b", thread_id="t")
+    assert [c.checkpoint_id for c in m.list_checkpoints(thread_id="t", limit=2)] == ["d", "a"]
+
+
+def test_listing_is_pipelined_and_survives_a_script_flush(make_manager):
+    m = make_manager(pipeline_size=50)
+    parent = None
+    for i in range(30):
+        _put(m, "t", f"{i:03}", {"c": (i, b"v%d" % i)}, parent=parent)
+        parent = f"{i:03}"
+    from langgraph_ckpt_config.managers.records import RecordQuery
+
+    calls = []
+    original = m._execute
+    m._execute = lambda request: (calls.append(request[0]), original(request))[1]
+    # an emptied script cache (restart, failover, SCRIPT FLUSH): EVALSHA answers NOSCRIPT
+    if m.params.cluster_enabled:
+        for node in m._client.get_primaries():
+            m._client.execute_command("SCRIPT", "FLUSH", target_nodes=node)
+    else:
+        m._client.script_flush()
+    bundles = list(m.iter_langgraph_bundles(RecordQuery(thread_id="t", checkpoint_ns="", limit=20)))
+    assert [b.record.checkpoint_id for b in bundles] == [f"{i:03}" for i in range(29, 9, -1)]
+    assert bundles[0].blobs[("c", 29)][1] == b"v29"
+    assert calls == ["script", "scripts"]  # one index page, one pipeline of bundle reads
+
+    async def alist():
+        return await m.alist_langgraph_bundles(RecordQuery(thread_id="t", checkpoint_ns="", limit=5))
+
+    assert [b.record.checkpoint_id for b in asyncio.run(alist())] == ["029", "028", "027", "026", "025"]
+
+
+def test_ttl_refreshed_by_updates_and_optionally_by_reads(make_manager):
+    m = make_manager(ttl=100, refresh_ttl_on_read=True)
+    _put(m, "t", "001", {"c": (1, b"v")})
+    for k in m._keys("t"):
+        if m._client.exists(k):
+            m._client.expire(k, 10)
+    m.get_langgraph_bundle("t")
+    assert all(m._client.ttl(k) > 50 for k in m._keys("t") if m._client.exists(k))
+    for k in m._keys("t"):
+        if m._client.exists(k):
+            m._client.expire(k, 10)
+    m.update_checkpoint_metadata("001", {"x": 1}, thread_id="t")
+    assert all(m._client.ttl(k) > 50 for k in m._keys("t") if m._client.exists(k))
+
+
+def test_async_twins_are_native_coroutines():
+    from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+
+    for name in ["aput_langgraph_checkpoint", "aput_langgraph_writes", "aget_langgraph_bundle", "alist_langgraph_bundles", "adelete_thread"]:
+        method = getattr(RedisCheckpointManager, name)
+        assert asyncio.iscoroutinefunction(method)
+        assert method is not getattr(BaseCheckpointManager, name), name
+
+
+def test_url_configuration_and_redaction(tmp_path):
+    server = RedisServer(free_port(), tmp_path).start()
+    try:
+        server.cli("config", "set", "requirepass", "s3cret-pw")
+        ok = RedisCheckpointManager({"url": f"redis://:s3cret-pw@127.0.0.1:{server.port}/2", "key_prefix": "u:", "cleanup_interval": 0})
+        with ok:
+            ok.save_checkpoint("c", b"x", "wf", "t")
+            assert ok.load_checkpoint("c", thread_id="t") == b"x"
+            assert "s3cret-pw" not in repr(ok)
+        bad = RedisCheckpointManager({"url": f"redis://:wrong-pw-42@127.0.0.1:{server.port}/0", "cleanup_interval": 0})
+        with pytest.raises(BackendUnavailableError) as info:
+            bad.initialize()
+        assert "wrong-pw-42" not in str(info.value) and str(server.port) in str(info.value)
+    finally:
+        server.stop()
+
+
+def test_cluster_node_killed_fails_fast_then_recovers(tmp_path):
+    from langgraph_ckpt_config.testing.servers import start_cluster
+
+    cluster = start_cluster(tmp_path)
+    try:
+        m = RedisCheckpointManager({**_cluster_params(cluster), "key_prefix": "k:", "socket_timeout": 1, "connection_timeout": 1, "cleanup_interval": 0})
+        m.initialize()
+        threads = [f"t{i}" for i in range(12)]
+        for t in threads:
+            m.save_checkpoint("c", {"t": t}, "wf", t)
+        victim = cluster.nodes[0]
+        on_victim = [t for t in threads if m._client.get_node_from_key(m._keys(t)[0]).port == victim.port]
+        assert on_victim
+        victim.stop()
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError):
+            m.load_checkpoint("c", thread_id=on_victim[0])
+        assert time.monotonic() - started < 8
+        victim.start()  # same port, same nodes.conf: rejoins with its slots (data gone)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                m.save_checkpoint("c2", {"again": True}, "wf", on_victim[0])
+                break
+            except BackendUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        assert m.load_checkpoint("c2", thread_id=on_victim[0]) == {"again": True}
+        m.close()
+    finally:
+        cluster.stop()
+
+
+def test_frozen_server_times_out_within_the_socket_timeout(tmp_path):
+    import os
+    import signal
+
+    server = RedisServer(free_port(), tmp_path).start()
+    try:
+        m = _standalone(server, socket_timeout=1, connection_timeout=1)
+        m.save_checkpoint("c1", {"a": 1}, "wf", "t")
+        os.kill(server.process.pid, signal.SIGSTOP)  # accepts connections, never answers
+        try:
+            started = time.monotonic()
+            with pytest.raises(BackendUnavailableError, match="unavailable"):
+                m.load_checkpoint("c1", thread_id="t")
+            assert time.monotonic() - started < 1 * 2 + 1.5  # one retry, no backoff
+        finally:
+            os.kill(server.process.pid, signal.SIGCONT)
+        assert m.load_checkpoint("c1", thread_id="t") == {"a": 1}  # same manager, same pool
+        m.close()
+    finally:
+        server.stop()

@@ -25,63 +25,199 @@ def _manager(endpoint: str, **params) -> S3CheckpointManager:
     return m
 
 
-def _put(m, thread, cid, value=b"v", parent=None, ns=""):
+def _put(m, thread, cid, value=b"v", parent=None, ns="", channels=("c",)):
     m.put_langgraph_checkpoint(
         thread_id=thread, checkpoint_ns=ns, checkpoint_id=cid, parent_checkpoint_id=parent, workflow_id=None,
         created_at=time.time(), payload_type="bytes", payload=b"payload-" + cid.encode()[:50], metadata={"step": 1},
-        channel_versions={"c": cid}, blobs=[("c", cid, "bytes", value)],
+        channel_versions={ch: cid for ch in channels}, blobs=[(ch, cid, "bytes", value) for ch in channels],
     )
 
 
-def _all_keys(m) -> list[str]:
-    return list(m._list(""))
+def _writes(m, thread, cid, n=2, ns=""):
+    m.put_langgraph_writes(
+        thread_id=thread, checkpoint_ns=ns, checkpoint_id=cid,
+        writes=[("task", i, "c", "bytes", f"w{i}".encode(), "") for i in range(n)], replace=False,
+    )
+
+
+def _count_requests(m) -> list[str]:
+    calls: list[str] = []
+    m._client.meta.events.register("before-call.s3", lambda model, **kw: calls.append(model.name))
+    return calls
+
+
+def _all_keys(m, *, whole_bucket: bool = False) -> list[str]:
+    return list(m._list("" if whole_bucket else m._prefix))
 
 
 def test_hostile_ids_stay_inside_the_prefix(s3_server):
-    m = _manager(s3_server.endpoint_url)
-    hostile = ["../../x", "a/b", "%2F", "*", "ünï", "x" * 1024, "~h" + "0" * 64]
+    m = _manager(s3_server.endpoint_url, bucket=f"hostile-{uuid.uuid4().hex[:8]}")
+    hostile = ["../../x", "a/b", "a%2Fb", "%2F", "*", "ünï", "x" * 1024, "~h" + "0" * 64, ".", "..", "a b?#"]
     for tid in hostile:
-        _put(m, tid, "001")
-    keys = _all_keys(m)
-    assert keys and all(k.startswith(m._prefix) and ".." not in k.split("/") for k in keys)
+        _put(m, tid, "001", value=tid.encode(), ns="n/../s" if tid == "a/b" else "")
+    keys = _all_keys(m, whole_bucket=True)
+    assert keys and all(k.startswith(m._prefix) for k in keys)
+    assert not any(seg in (".", "..") for k in keys for seg in k[len(m._prefix):].split("/"))
     assert all(len(k.encode()) <= 1024 for k in keys)
+    # one directory per thread: no two ids share (or escape into) another's keys
+    dirs = {k[len(m._prefix):].split("/", 1)[0] for k in keys}
+    assert len(dirs) == len(hostile)
     assert sorted(m.list_thread_ids()) == sorted(hostile)
     for tid in hostile:
-        assert m.get_langgraph_bundle(tid).record.thread_id == tid
+        bundle = m.get_langgraph_bundle(tid, "n/../s" if tid == "a/b" else "")
+        assert bundle.record.thread_id == tid and bundle.blobs[("c", "001")][1] == tid.encode()
     m.delete_thread("a/b")
-    assert m.get_langgraph_bundle("a/b") is None and m.get_langgraph_bundle("../../x") is not None
+    assert m.get_langgraph_bundle("a/b", "n/../s") is None and m.get_langgraph_bundle("../../x") is not None
+    assert m.get_langgraph_bundle("a%2Fb") is not None
     m.close()
 
 
 def test_latest_and_limited_listing_read_only_what_they_return(s3_server):
     m = _manager(s3_server.endpoint_url)
     parent = None
-    for i in range(120):
+    for i in range(200):
         cid = f"{i:05}"
-        _put(m, "long", cid, parent=parent)
+        _put(m, "long", cid, parent=parent, channels=("a", "b", "c", "d", "e"))
         parent = cid
-    calls: list[str] = []
-    m._client.meta.events.register("before-call.s3", lambda model, **kw: calls.append(model.name))
-    assert m.get_langgraph_bundle("long").record.checkpoint_id == "00119"
-    assert calls.count("ListObjectsV2") == 2 and calls.count("GetObject") == 2  # head list+get, writes list, blob get
+    _writes(m, "long", "00150")
+
+    # The writing process: the listing's ETags validate its cache -- one LIST, no GET.
+    calls = _count_requests(m)
+    assert m.get_langgraph_bundle("long").record.checkpoint_id == "00199"
+    assert calls == ["ListObjectsV2"]
     calls.clear()
-    got = m.query_records(RecordQuery(thread_id="long", checkpoint_ns="", before_id="00050", limit=5, include_payload=False))
+    assert [b.record.checkpoint_id for b in m.iter_langgraph_bundles(RecordQuery(thread_id="long", checkpoint_ns="", limit=10))] == [
+        f"{i:05}" for i in range(199, 189, -1)
+    ]
+    assert calls == ["ListObjectsV2"]
+    m.close()
+
+    # Another process (nothing cached): LIST + record GET + one GET per channel blob, in parallel.
+    other = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix)
+    calls = _count_requests(other)
+    bundle = other.get_langgraph_bundle("long")
+    assert bundle.record.checkpoint_id == "00199" and len(bundle.blobs) == 5 and bundle.writes == []
+    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 1 + 5 and len(calls) == 7
+    calls.clear()
+    assert other.get_langgraph_bundle("long").record.checkpoint_id == "00199"
+    assert calls == ["ListObjectsV2"]  # its own cache now
+    calls.clear()
+    got = other.query_records(RecordQuery(thread_id="long", checkpoint_ns="", before_id="00050", limit=5, include_payload=False))
     assert [r.checkpoint_id for r in got] == ["00049", "00048", "00047", "00046", "00045"]
-    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 5
+    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 5 and len(calls) == 6
+    calls.clear()
+    listed = list(other.iter_langgraph_bundles(RecordQuery(thread_id="long", checkpoint_ns="", before_id="00155", limit=10)))
+    assert [b.record.checkpoint_id for b in listed] == [f"{i:05}" for i in range(154, 144, -1)]
+    assert [w.data for w in listed[4].writes] == [b"w0", b"w1"] and all(not b.writes for i, b in enumerate(listed) if i != 4)
+    # 1 LIST of records, 1 LIST of writes (only 00150 has any), 10 records + 50 blobs + 2 writes
+    assert calls.count("ListObjectsV2") == 2 and calls.count("GetObject") == 10 + 50 + 2
+    calls.clear()
+    bundle = other.get_langgraph_bundle("long", "", "00150")
+    assert len(bundle.writes) == 2 and calls.count("ListObjectsV2") == 1
+    other.close()
+
+
+def test_cache_never_serves_a_stale_record(s3_server):
+    a = _manager(s3_server.endpoint_url)
+    b = _manager(s3_server.endpoint_url, key_prefix=a.params.key_prefix)
+    _put(a, "t", "001")
+    assert b.get_langgraph_bundle("t").record.metadata == {"step": 1}
+    a.update_checkpoint_metadata("001", {"seen": True}, thread_id="t")
+    assert b.get_langgraph_bundle("t").record.metadata == {"step": 1, "seen": True}
+    _put(a, "t", "002", parent="001")
+    _writes(a, "t", "002")
+    got = b.get_langgraph_bundle("t")
+    assert got.record.checkpoint_id == "002" and len(got.writes) == 2
+    a.close()
+    b.close()
+
+
+def test_crash_between_puts_leaves_store_readable(s3_server, monkeypatch):
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"first")
+    real_put = m._put
+
+    def dying_put(key, body, **kw):
+        if "/r/" in key:
+            raise KeyboardInterrupt("process killed before the record PUT")
+        return real_put(key, body, **kw)
+
+    monkeypatch.setattr(m, "_put", dying_put)
+    with pytest.raises(KeyboardInterrupt):
+        _put(m, "t", "002", b"second", parent="001", channels=("c", "d"))
+    monkeypatch.undo()
+    assert any("/b/" in k and "002" in k for k in _all_keys(m))  # its blobs made it
+    other = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix)
+    for reader in (m, other):
+        assert reader.get_langgraph_bundle("t").record.checkpoint_id == "001"  # never a half checkpoint
+        assert [r.checkpoint_id for r in reader.query_records(RecordQuery(thread_id="t"))] == ["001"]
+    # The orphaned blobs go with the next retention pass of the thread.
+    _put(m, "t", "003", b"third", parent="001")
+    m.prune_thread("t", keep_last=1)
+    assert not any("002" in k for k in _all_keys(m))
+    # A crash while deleting (record gone, its writes not yet) leaves orphan writes that are never
+    # attributed to another checkpoint.
+    _writes(m, "t", "003")
+    m._delete_keys([m._record_key("t", "", "003")])
+    assert other.get_langgraph_bundle("t") is None or other.get_langgraph_bundle("t").writes == []
+    # A record whose blob vanished is reported by verify, not returned half-empty silently.
+    _put(m, "t", "004", b"fourth")
+    m._delete_keys([m._blob_key("t", "", "c", "004")])
+    assert m.verify_checkpoint("004", thread_id="t") is False
+    m.close()
+    other.close()
+
+
+def test_concurrent_reads_cannot_deadlock_the_pool(s3_server):
+    import threading
+
+    m = _manager(s3_server.endpoint_url, max_concurrency=1)
+    for i in range(4):
+        _put(m, f"t{i}", "001", channels=("a", "b", "c"))
+        _writes(m, f"t{i}", "001", n=3)
+    reader = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix, max_concurrency=1)
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            for _ in range(3):
+                assert len(reader.get_langgraph_bundle(f"t{i % 4}").writes) == 3
+                reader._objects.clear()
+                reader._blob_cache.clear()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "reads deadlocked"
+    assert not errors
+    m.close()
+    reader.close()
+
+
+def test_async_twins_share_the_client(s3_server):
+    import asyncio
+
+    m = _manager(s3_server.endpoint_url)
+    for i in range(5):
+        _put(m, f"t{i}", "001")
+
+    async def main():
+        return await asyncio.gather(*(m.aget_langgraph_bundle(f"t{i}") for i in range(5)))
+
+    assert [b.record.thread_id for b in asyncio.run(main())] == [f"t{i}" for i in range(5)]
     m.close()
 
 
-def test_crash_between_puts_leaves_store_readable(s3_server):
-    m = _manager(s3_server.endpoint_url)
-    _put(m, "t", "001", b"first")
-    # A writer that died after its blob PUT but before the record PUT:
-    blob_key = m._blob_key("t", "", "c", "002")
-    m._put(blob_key, b"\x93\xa5bytes\xc4\x01x\xa0")
-    assert m.get_langgraph_bundle("t").record.checkpoint_id == "001"  # never a half checkpoint
-    # A record whose blob vanished is reported, not returned half-empty by verify:
-    _put(m, "t", "003", b"third", parent="001")
-    m._delete_keys([m._blob_key("t", "", "c", "003")])
-    assert m.verify_checkpoint("003", thread_id="t") is False
+def test_server_side_encryption_is_requested(s3_server):
+    m = _manager(s3_server.endpoint_url, encryption_enabled=True, encryption_algorithm="AES256")
+    _put(m, "t", "001")
+    client = boto3.client("s3", endpoint_url=s3_server.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+    for key in _all_keys(m):
+        assert client.head_object(Bucket=m._bucket, Key=key).get("ServerSideEncryption") == "AES256"
     m.close()
 
 
@@ -100,7 +236,7 @@ def test_persistent_errors_fail_clearly_and_leave_nothing_half_visible(s3_server
     _put(m, "t", "001", b"one")
     s3_fault_proxy.fail(1000, 500)
     started = time.monotonic()
-    with pytest.raises(BackendUnavailableError, match="lgckpt-s3-tests"):
+    with pytest.raises(BackendUnavailableError, match=f"lgckpt-s3-tests.*{s3_fault_proxy.endpoint_url}"):
         _put(m, "t", "002", b"two", parent="001")
     assert time.monotonic() - started < 30
     s3_fault_proxy.fail(0)
@@ -138,6 +274,12 @@ def test_large_checkpoint_uses_multipart(s3_server):
     m.save_checkpoint("big", big, "wf", "t")
     assert "CreateMultipartUpload" in calls and "CompleteMultipartUpload" in calls
     assert m.load_checkpoint("big") == big
+    calls.clear()
+    _put(m, "lg", "001", big)  # a large channel value (conditional blob) also goes multipart
+    assert "CompleteMultipartUpload" in calls
+    other = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix)
+    assert other.get_langgraph_bundle("lg").blobs[("c", "001")][1] == big
+    other.close()
     m.close()
 
 

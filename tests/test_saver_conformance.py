@@ -32,3 +32,17 @@ async def test_full_conformance_with_encryption(manager_factory, backend):
         return ConfigCheckpointSaver(manager)
 
     await assert_full_conformance(make_saver, name=f"langgraph-ckpt-config[{backend}+aes]")
+
+
+async def test_run_conformance_accepts_context_managers_and_generators():
+    """Plugin authors may hand over any factory shape; a partial saver is reported, not hidden."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langgraph_ckpt_config.testing.conformance import failures_of, run_conformance
+
+    async def gen():
+        yield InMemorySaver()
+
+    for factory in (InMemorySaver, gen):
+        report = await run_conformance(factory, name="in-memory", capabilities={"get_tuple", "put"})
+        assert not failures_of(report, frozenset({"get_tuple", "put"}))

@@ -7,10 +7,11 @@ import sys
 import textwrap
 
 import pytest
+from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
-from langgraph_ckpt_config.testing.graphs import SCENARIOS, run_scenario
+from langgraph_ckpt_config.testing.graphs import SCENARIOS, chat_graph, run_scenario
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -26,15 +27,50 @@ def test_send_branches_do_not_rerun(manager_factory):
     assert result["calls"] == {"a": 1, "b": 2, "c": 1}
 
 
-@pytest.mark.parametrize("strict", ["true", "false"])
+@pytest.mark.parametrize("strict", [True, False])
 def test_typed_state_round_trips(manager_factory, monkeypatch, strict):
-    monkeypatch.setenv("LANGGRAPH_STRICT_MSGPACK", strict)
+    """Pydantic models and dataclasses come back as their types, strict msgpack or not.
+
+    LangGraph reads ``LANGGRAPH_STRICT_MSGPACK`` once, at import, into
+    ``_msgpack.STRICT_MSGPACK_ENABLED``; a fresh ``JsonPlusSerializer`` consults that
+    flag. So the test sets both, then builds the serde -- as a process started with
+    the variable would. (``langgraph._internal._serde`` copies the flag too.) In strict mode only ``compile()``'s ``with_allowlist`` (which
+    must reach our saver's serde) lets the state's types through.
+    """
+    import importlib
+
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-    saver = ConfigCheckpointSaver(manager_factory(), serde=JsonPlusSerializer())
+    monkeypatch.setenv("LANGGRAPH_STRICT_MSGPACK", "true" if strict else "false")
+    # Both modules copy the flag at import: the serde's default allowlist and compile()'s
+    # decision to derive an allowlist from the state schema.
+    for module in ("langgraph.checkpoint.serde._msgpack", "langgraph._internal._serde"):
+        mod = importlib.import_module(module)
+        if hasattr(mod, "STRICT_MSGPACK_ENABLED"):
+            monkeypatch.setattr(mod, "STRICT_MSGPACK_ENABLED", strict)
+    serde = JsonPlusSerializer()
+    assert (serde._allowed_msgpack_modules is not True) is strict  # the mode really is on/off
+    saver = ConfigCheckpointSaver(manager_factory(), serde=serde)
     result = run_scenario("typed_state", saver)
     assert result["types"] == ("Profile", ["Preference", "Preference"])
     assert result["values"]["profile"].score == 3.0
+    assert result == run_scenario("typed_state", InMemorySaver(serde=JsonPlusSerializer()))
+
+
+def test_missing_thread_id_is_a_clear_error(manager_factory):
+    from langgraph_ckpt_config.errors import InvalidInputError
+
+    saver = ConfigCheckpointSaver(manager_factory())
+    for call in (
+        lambda: saver.get_tuple({"configurable": {}}),
+        lambda: saver.get_tuple({}),
+        lambda: saver.put({"configurable": {"checkpoint_ns": ""}}, {"id": "x", "ts": "", "channel_versions": {}}, {}, {}),
+    ):
+        with pytest.raises(InvalidInputError, match=r"configurable\.thread_id"):
+            call()
+    graph = chat_graph().compile(checkpointer=saver)
+    with pytest.raises(ValueError, match="thread_id"):  # LangGraph's own check comes first
+        graph.invoke({"messages": [HumanMessage("hi")]})
 
 
 def test_encrypted_graph_matches_and_stores_no_plaintext(manager_factory, backend):
@@ -88,3 +124,44 @@ def test_sqlite_thread_resumes_in_new_process(tmp_path):
     second = subprocess.run([sys.executable, "-c", script, "resume"], capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
     assert "acted on from process one (approved elsewhere)" in second.stdout
+
+
+def test_sqlite_file_holds_no_plaintext_with_encryption(tmp_path):
+    """A raw scan of the database file (and its WAL) finds neither messages nor metadata values,
+    except the values of keys the config declares filterable (those stay queryable in SQL)."""
+    from langgraph_ckpt_config import from_config
+    from langgraph_ckpt_config.codecs import generate_key_spec
+
+    db = tmp_path / "secret.db"
+    config = {
+        "checkpoint_managers": {
+            "sqlite": {
+                "class_path": "langgraph_ckpt_config.managers.sqlite:SqliteCheckpointManager",
+                "parameters": {
+                    "database_path": str(db),
+                    "cleanup_interval": 0,
+                    "compression_enabled": False,  # nothing hides plaintext but the cipher
+                    "client_encryption": {
+                        "enabled": True,
+                        "keys": generate_key_spec("k1"),
+                        "filterable_metadata": ["tenant"],
+                    },
+                },
+            }
+        },
+        "default_manager": "sqlite",
+    }
+    with from_config(config) as saver:
+        graph = chat_graph().compile(checkpointer=saver)
+        cfg = {"configurable": {"thread_id": "vault"}, "metadata": {"tenant": "tenant-visible-4242", "customer": "Quetzalcoatl-Metadata-Secret"}}
+        for turn in range(3):
+            graph.invoke({"messages": [HumanMessage(f"Zanzibar-Plaintext-Canary {turn}", id=f"h{turn}")]}, cfg)
+        assert graph.get_state(cfg).values["messages"][-1].content == "echo 3: Zanzibar-Plaintext-Canary 2"
+        # the filterable key is answered by the store, the secret one after decryption
+        assert len(list(saver.list(cfg, filter={"tenant": "tenant-visible-4242"}))) == len(list(saver.list(cfg)))
+        assert list(saver.list(cfg, filter={"customer": "Quetzalcoatl-Metadata-Secret"}, limit=1))
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secret.db"))
+    assert b"tenant-visible-4242" in raw  # declared filterable: plaintext by design
+    for secret in (b"Zanzibar-Plaintext-Canary", b"Quetzalcoatl-Metadata-Secret", b"echo 3"):
+        assert secret not in raw
+        assert secret.decode().encode("utf-16-le") not in raw

@@ -137,3 +137,35 @@ def test_prune_keeps_delta_channel_history(manager_factory):
     ours.invoke({}, _cfg("delta"))
     ref.invoke({}, _cfg("delta"))
     assert ours.get_state(_cfg("delta")).values == ref.get_state(_cfg("delta")).values
+
+
+def _delta_view(history) -> dict:
+    """A delta history without task ids (random per run) so two savers compare equal."""
+    return {
+        ch: {"seed": repr(entry.get("seed", "<none>")), "writes": [(c, v) for _, c, v in entry["writes"]]}
+        for ch, entry in history.items()
+    }
+
+
+async def test_delta_channel_history_matches_in_memory_saver(manager_factory):
+    """Our one-walk override returns what InMemorySaver's does, at every checkpoint, sync and async."""
+    saver = ConfigCheckpointSaver(manager_factory())
+    reference = InMemorySaver()
+    ours = _delta_graph().compile(checkpointer=saver)
+    ref = _delta_graph().compile(checkpointer=reference)
+    for _ in range(8):
+        await ours.ainvoke({}, _cfg("dh"))
+        await ref.ainvoke({}, _cfg("dh"))
+    channels = ["items", "step", "no-such-channel"]
+    ours_configs = [s.config for s in ours.get_state_history(_cfg("dh"))]
+    ref_configs = [s.config for s in ref.get_state_history(_cfg("dh"))]
+    assert len(ours_configs) == len(ref_configs)
+    for mine, theirs in zip(ours_configs, ref_configs, strict=True):
+        expected = _delta_view(reference.get_delta_channel_history(config=theirs, channels=channels))
+        assert _delta_view(saver.get_delta_channel_history(config=mine, channels=channels)) == expected
+        assert _delta_view(await saver.aget_delta_channel_history(config=mine, channels=channels)) == expected
+    # the latest checkpoint when the config names none; nothing for an unknown thread
+    latest = _delta_view(saver.get_delta_channel_history(config=_cfg("dh"), channels=channels))
+    assert latest == _delta_view(reference.get_delta_channel_history(config=_cfg("dh"), channels=channels))
+    assert saver.get_delta_channel_history(config=_cfg("nobody"), channels=["items"]) == {"items": {"writes": []}}
+    assert saver.get_delta_channel_history(config=_cfg("dh"), channels=[]) == {}

@@ -3,6 +3,11 @@
 Every command takes ``--config PATH`` and ``--manager NAME`` (same defaults as
 ``from_config``), prints tables for people and ``--json`` for scripts, exits
 non-zero with a one-line reason on failure, and never prints a secret.
+
+Adding commands: write ``cli/<topic>_commands.py`` that does
+``from langgraph_ckpt_config.cli import app`` and registers with ``@app.command``
+(or ``app.add_typer`` for a sub-group), then import it at the bottom of this
+file. Shared plumbing (state, output, error handling) is in ``cli/context.py``.
 """
 
 from __future__ import annotations
@@ -37,12 +42,15 @@ from langgraph_ckpt_config.cli import thread_commands as _thread_commands  # noq
 
 _GLOBAL_FLAGS = {"--json"}
 _GLOBAL_OPTIONS = {"--config", "-c", "--manager", "-m"}
+_LOCAL_TOO = {"--manager", "-m"}  # ``config show --manager NAME`` has its own option of the same meaning
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:
     """Let global options appear anywhere (``lgckpt verify --all --json``) by moving them first.
 
-    ``config show --manager NAME`` keeps its own option: it means the same thing.
+    Typer only accepts a callback's options before the command name; people
+    type them after it. ``config show --manager NAME`` keeps its own option
+    (same meaning, narrower effect); ``--config`` is always hoisted.
     """
     front: list[str] = []
     rest: list[str] = []
@@ -52,7 +60,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
         name = arg.split("=", 1)[0]
         if arg in _GLOBAL_FLAGS:
             front.append(arg)
-        elif name in _GLOBAL_OPTIONS and not (rest[:2] == ["config", "show"]):
+        elif name in _GLOBAL_OPTIONS and not (name in _LOCAL_TOO and rest[:2] == ["config", "show"]):
             if "=" in arg:
                 front.append(arg)
             elif i + 1 < len(argv):
@@ -67,6 +75,7 @@ def hoist_global_options(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
+    """Console-script entry point (``lgckpt``) and ``python -m langgraph_ckpt_config.cli``."""
     import sys
 
     app(args=hoist_global_options(sys.argv[1:]), prog_name="lgckpt")

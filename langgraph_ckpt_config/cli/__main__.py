@@ -1,3 +1,6 @@
+"""``python -m langgraph_ckpt_config.cli``: the same as the ``lgckpt`` console script."""
+
 from langgraph_ckpt_config.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -1,29 +1,41 @@
-"""``lgckpt managers``, ``lgckpt config validate|show``, ``lgckpt keygen``."""
+"""``lgckpt managers``, ``lgckpt config validate|show``, ``lgckpt keygen``.
+
+These commands only read the configuration; none of them opens a backend, so
+they work where the servers are unreachable (a CI job validating a deploy file).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 import yaml
 
 from langgraph_ckpt_config.cli import app
-from langgraph_ckpt_config.cli.context import command, console, emit, state
+from langgraph_ckpt_config.cli.context import command, console, emit, err_console, state
 from langgraph_ckpt_config.config.loader import load_config, resolve_manager_name
+from langgraph_ckpt_config.config.redact import redact_url
+from langgraph_ckpt_config.errors import CkptError
 
 config_app = typer.Typer(help="Validate and show the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
 
+def _plain(data: Any) -> Any:
+    """JSON-compatible data (Paths, enums, ... as strings) for both YAML and JSON output."""
+    return json.loads(json.dumps(data, default=str))
+
+
 @app.command("managers")
 @command
 def managers(ctx: typer.Context) -> None:
-    """List configured managers (the default is marked)."""
+    """List configured managers, highest priority first (the default is marked)."""
     cfg = load_config(state(ctx).config_path)
     try:
         default = resolve_manager_name(cfg, state(ctx).manager_name)
-    except Exception:
+    except CkptError:
         default = cfg.default_manager
     entries = sorted(cfg.checkpoint_managers.items(), key=lambda kv: (-kv[1].priority, kv[0]))
     data = [
@@ -35,6 +47,7 @@ def managers(ctx: typer.Context) -> None:
             "class_path": e.class_path,
             "tags": e.tags,
             "description": e.description,
+            "fallback": e.fallback,
         }
         for name, e in entries
     ]
@@ -44,38 +57,71 @@ def managers(ctx: typer.Context) -> None:
         title=f"managers in {cfg.source}",
         columns=["name", "enabled", "priority", "class_path", "tags", "description"],
         rows=[
-            (f"{d['name']} (default)" if d["default"] else d["name"], d["enabled"], d["priority"], d["class_path"], ", ".join(d["tags"]), d["description"])
+            (
+                f"{d['name']} (default)" if d["default"] else d["name"],
+                "yes" if d["enabled"] else "no",
+                d["priority"],
+                d["class_path"],
+                ", ".join(d["tags"]),
+                d["description"],
+            )
             for d in data
         ],
     )
 
 
 @config_app.command("validate")
-@command
 def validate(ctx: typer.Context, path: str = typer.Argument(None, help="YAML file (default: --config / env / shipped)")) -> None:
-    """Validate a config file: exit 0 when valid, 1 with the problem on one line."""
-    cfg = load_config(path or state(ctx).config_path)
-    summary = {"valid": True, "source": cfg.source, "managers": sorted(cfg.checkpoint_managers), "enabled": cfg.enabled_managers(), "default_manager": cfg.default_manager}
-    if state(ctx).json_output:
-        emit(ctx, summary)
+    """Validate a config file: exit 0 with a summary, or 1 with each problem on its own line."""
+    st = state(ctx)
+    try:
+        cfg = load_config(path or st.config_path)
+    except CkptError as exc:
+        lines = [redact_url(line) for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        if st.json_output:
+            sys.stdout.write(json.dumps({"valid": False, "errors": lines}, indent=2) + "\n")
+        for line in lines:
+            err_console.print(f"error: {line}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    enabled = cfg.enabled_managers()
+    summary = {
+        "valid": True,
+        "source": cfg.source,
+        "managers": sorted(cfg.checkpoint_managers),
+        "enabled": enabled,
+        "default_manager": cfg.default_manager,
+        "rules": len(cfg.validation_rules),
+    }
+    if st.json_output:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
-        console.print(f"valid: {cfg.source} ({len(cfg.checkpoint_managers)} managers, enabled: {', '.join(cfg.enabled_managers())}, default: {cfg.default_manager})", markup=False)
+        console.print(
+            f"valid: {cfg.source} ({len(cfg.checkpoint_managers)} managers, enabled: {', '.join(enabled) or 'none'}, "
+            f"default: {cfg.default_manager}, {len(cfg.validation_rules)} rules)",
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @config_app.command("show")
 @command
 def show(ctx: typer.Context, manager: str = typer.Option(None, "--manager", "-m", help="Only this manager")) -> None:
-    """The resolved config (interpolated, defaults merged), every secret redacted."""
-    cfg = load_config(state(ctx).config_path)
+    """The resolved config (interpolated, defaults merged) as YAML or --json, every secret redacted."""
+    st = state(ctx)
+    cfg = load_config(st.config_path)
     data = cfg.redacted_dict()
-    name = manager or None
+    # Only an explicit --manager narrows the output; $LANGGRAPH_CKPT_MANAGER selects what runs, not what is shown.
+    name = manager or st.manager_name
     if name:
         cfg.manager_entry(name)
-        data = {"checkpoint_managers": {name: data["checkpoint_managers"][name]}}
-    if state(ctx).json_output:
-        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+        data = {"source": cfg.source, "checkpoint_managers": {name: data["checkpoint_managers"][name]}}
     else:
-        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False, allow_unicode=True))
+        data = {"source": cfg.source, **data}
+    data = _plain(data)
+    if st.json_output:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 @app.command("keygen")

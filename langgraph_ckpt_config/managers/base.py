@@ -44,7 +44,9 @@ from langgraph_ckpt_config.managers.interfaces import (
     RecordKind,
 )
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
     EMPTY_BLOB_TYPE,
+    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -151,6 +153,29 @@ class LRUCache:
             self._bytes = 0
 
 
+class _BoundedSet:
+    """A thread-safe set that forgets its oldest members past ``maxsize``."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._data: OrderedDict[Any, None] = OrderedDict()
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def add(self, item: Any) -> None:
+        with self._lock:
+            self._data[item] = None
+            if len(self._data) > self._maxsize:
+                self._data.popitem(last=False)
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._data
+
+    def discard_thread(self, thread_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._data if k[0] == thread_id]:
+                del self._data[key]
+
+
 # --------------------------------------------------------------------------- opened views
 class OpenedWrite(tuple):
     """(task_id, idx, channel, payload_type, raw_bytes, task_path) -- payload decoded by the codec."""
@@ -171,7 +196,7 @@ class OpenedWrite(tuple):
 class OpenedBundle:
     """A checkpoint as the LangGraph adapter consumes it: codec already undone."""
 
-    __slots__ = ("record", "payload", "blobs", "writes")
+    __slots__ = ("record", "payload", "blobs", "writes", "elements")
 
     def __init__(
         self,
@@ -179,11 +204,35 @@ class OpenedBundle:
         payload: bytes,
         blobs: dict[BlobKey, tuple[str, bytes]],
         writes: list[OpenedWrite],
+        elements: dict[str, tuple[str, bytes]] | None = None,
     ) -> None:
         self.record = record
         self.payload = payload
         self.blobs = blobs
         self.writes = writes
+        #: element hash -> (serde type, bytes), for every list manifest among ``blobs``
+        self.elements = elements if elements is not None else {}
+
+    def manifest_hashes(self) -> set[str]:
+        return {h for typ, raw in self.blobs.values() if typ == MANIFEST_BLOB_TYPE for h in unpack_manifest(raw)}
+
+
+def pack_manifest(hashes: Sequence[str]) -> bytes:
+    import msgpack
+
+    return msgpack.packb(list(hashes), use_bin_type=True)
+
+
+def unpack_manifest(raw: bytes) -> list[str]:
+    import msgpack
+
+    try:
+        hashes = msgpack.unpackb(raw, raw=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise IntegrityError(f"list manifest is damaged: {exc}") from None
+    if not isinstance(hashes, list):
+        raise IntegrityError("list manifest is damaged: not a list")
+    return hashes
 
 
 class BaseCheckpointManager(ICheckpointManager):
@@ -213,6 +262,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._serde: Any = None
         self.pipeline: Any = None
         self._blob_cache = LRUCache(0, None)
+        self._known_elements = _BoundedSet(200_000)
         self.last_cleanup: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ parameters
@@ -565,8 +615,14 @@ class BaseCheckpointManager(ICheckpointManager):
         self._require_open()
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         self._write_checkpoint(record, blobs)
+        self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
         self._after_write(record.thread_id, record.checkpoint_ns)
+
+    def _remember_elements(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
+        for ns, blob in blobs:
+            if blob.channel == ELEMENT_CHANNEL:
+                self._known_elements.add((thread_id, ns, blob.version))
 
     def _prepare_langgraph_checkpoint(
         self,
@@ -646,7 +702,37 @@ class BaseCheckpointManager(ICheckpointManager):
         self._count("checkpoints_read")
         if bundle is None:
             return None
-        return self._open_bundle(bundle)
+        return self._attach_elements(self._open_bundle(bundle))
+
+    def _attach_elements(self, bundle: OpenedBundle) -> OpenedBundle:
+        """Fetch (batched) and open the elements the bundle's list manifests name."""
+        hashes = bundle.manifest_hashes()
+        if hashes:
+            tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
+            stored = self._read_blobs_cached(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
+            bundle.elements = self._open_elements(tid, ns, hashes, stored)
+        return bundle
+
+    def _open_elements(
+        self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
+    ) -> dict[str, tuple[str, bytes]]:
+        out = {}
+        for h in hashes:
+            blob = stored.get((ELEMENT_CHANNEL, h))
+            if blob is None:
+                raise IntegrityError(f"thread {thread_id!r}: list element {h[:16]}... is missing")
+            out[h] = (blob.payload_type, self._open_blob(thread_id, ns, blob))
+            self._known_elements.add((thread_id, ns, h))
+        return out
+
+    def element_known(self, thread_id: str, ns: str, digest: str) -> bool:
+        """Whether this process has written or read element ``digest`` of the thread.
+
+        Lets the adapter skip re-writing an element at every step. Only this process's
+        view: a concurrent prune in another process of the *same* thread could remove an
+        element between its check and our write (docs/design.md, "Linear storage").
+        """
+        return (thread_id, ns, digest) in self._known_elements
 
     def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
         """Bundles for every record ``query`` selects, newest first, blobs and writes batched."""
@@ -654,7 +740,7 @@ class BaseCheckpointManager(ICheckpointManager):
         for record in self._query_records(query):
             blobs = self._read_blobs_cached(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
             writes = self._read_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
-            yield self._open_bundle(StoredBundle(record, blobs, writes))
+            yield self._attach_elements(self._open_bundle(StoredBundle(record, blobs, writes)))
 
     def query_records(self, query: RecordQuery) -> list[StoredRecord]:
         """Plain records (payloads sealed) -- for operators and tools."""
@@ -670,6 +756,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._require_open()
         self._delete_thread(thread_id)
         self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+        self._known_elements.discard_thread(thread_id)
         self._count("threads_deleted")
 
     def delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
@@ -683,16 +770,40 @@ class BaseCheckpointManager(ICheckpointManager):
         return removed
 
     def _collect_blobs(self, thread_id: str) -> int:
-        """Delete blobs of ``thread_id`` that no remaining checkpoint references."""
+        """Delete blobs (and list elements) of ``thread_id`` that no remaining checkpoint references.
+
+        Blob keys are listed *before* the records are read: a checkpoint committed in
+        between (with its blobs, atomically) is then either unseen on both sides or has
+        its blobs outside the candidate list -- never a referenced blob deleted.
+        """
+        candidates = list(self._list_blob_keys(thread_id))
         referenced: set[tuple[str, str, ChannelVersion]] = set()
-        for rec in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)):
+        records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
+        for rec in records:
             for ch, ver in rec.channel_versions.items():
                 referenced.add((rec.checkpoint_ns, ch, ver))
-        orphans = [key for key in self._list_blob_keys(thread_id) if key not in referenced]
+        if any(key[1] == ELEMENT_CHANNEL for key in candidates):
+            for ns, h in self._referenced_elements(thread_id, records):
+                referenced.add((ns, ELEMENT_CHANNEL, h))
+        orphans = [key for key in candidates if key not in referenced]
         if orphans:
             self._delete_blobs(thread_id, orphans)
             self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+            self._known_elements.discard_thread(thread_id)
         return len(orphans)
+
+    def _referenced_elements(self, thread_id: str, records: Iterable[StoredRecord]) -> set[tuple[str, str]]:
+        """(ns, element hash) named by the list manifests of ``records``."""
+        out: set[tuple[str, str]] = set()
+        seen: set[tuple[str, str, ChannelVersion]] = set()
+        for rec in records:
+            keys = [(ch, ver) for ch, ver in rec.channel_versions.items() if (rec.checkpoint_ns, ch, ver) not in seen]
+            seen.update((rec.checkpoint_ns, ch, ver) for ch, ver in keys)
+            for blob in self._read_blobs(thread_id, rec.checkpoint_ns, keys).values():
+                if blob.payload_type == MANIFEST_BLOB_TYPE:
+                    for h in unpack_manifest(self._open_blob(thread_id, rec.checkpoint_ns, blob)):
+                        out.add((rec.checkpoint_ns, h))
+        return out
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, blob and write of a thread under a new thread id.
@@ -707,6 +818,14 @@ class BaseCheckpointManager(ICheckpointManager):
             ns = rec.checkpoint_ns
             payload = self._open_record(rec)
             blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
+            hashes = {
+                h
+                for b in blobs.values()
+                if b.payload_type == MANIFEST_BLOB_TYPE
+                for h in unpack_manifest(self._open_blob(source_thread_id, ns, b))
+            }
+            if hashes:
+                blobs.update(self._read_blobs(source_thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
             new_blobs = [
                 (ns, self.seal_blob(target_thread_id, ns, b.channel, b.version, b.payload_type, self._open_blob(source_thread_id, ns, b)))
                 if b.payload_type != EMPTY_BLOB_TYPE
@@ -1034,7 +1153,9 @@ class BaseCheckpointManager(ICheckpointManager):
             checkpoint, metadata = {"payload": doc}, {}
         values = {}
         for (ch, _ver), (typ, raw) in bundle.blobs.items():
-            if typ != EMPTY_BLOB_TYPE:
+            if typ == MANIFEST_BLOB_TYPE:
+                values[ch] = [serde.loads_typed(bundle.elements[h]) for h in unpack_manifest(raw)]
+            elif typ != EMPTY_BLOB_TYPE:
                 values[ch] = serde.loads_typed((typ, raw))
         checkpoint["channel_values"] = values
         return {
@@ -1163,6 +1284,8 @@ class BaseCheckpointManager(ICheckpointManager):
                     problems.append(f"blob {ch!r}@{ver}: missing")
                 elif blob.payload_type != EMPTY_BLOB_TYPE:
                     check(blob.payload, blob.checksum, self._blob_aad(tid, ns, ch, ver), f"blob {ch!r}@{ver}")
+                    if blob.payload_type == MANIFEST_BLOB_TYPE:
+                        problems += self._verify_elements(tid, ns, ch, ver, blob, check)
             for w in self._read_writes(tid, ns, cid):
                 check(w.payload, w.checksum, self._write_aad(tid, ns, cid, w.task_id, w.idx), f"write {w.task_id}/{w.idx}")
         self._count("verifications")
@@ -1171,6 +1294,22 @@ class BaseCheckpointManager(ICheckpointManager):
             logger.warning("checkpoint %r of thread %r failed verification: %s", cid, tid, "; ".join(problems))
             self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
         return {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": cid, "problems": problems}
+
+    def _verify_elements(self, tid: str, ns: str, ch: str, ver: ChannelVersion, blob: StoredBlob, check) -> list[str]:
+        """Problems with the list elements a manifest names (missing ones; ``check`` reports damage)."""
+        try:
+            hashes = unpack_manifest(self.pipeline.open(blob.payload, self._blob_aad(tid, ns, ch, ver)))
+        except CkptError:
+            return []  # the manifest itself was already reported as damaged
+        elements = self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
+        missing = []
+        for h in hashes:
+            el = elements.get((ELEMENT_CHANNEL, h))
+            if el is None:
+                missing.append(f"list element {h[:16]}... of {ch!r}@{ver}: missing")
+            else:
+                check(el.payload, el.checksum, self._blob_aad(tid, ns, ELEMENT_CHANNEL, h), f"list element {h[:16]}...")
+        return missing
 
     # ------------------------------------------------------------------ export / import
     def export_records(self, records: Iterable[StoredRecord]) -> dict[str, Any]:
@@ -1205,7 +1344,16 @@ class BaseCheckpointManager(ICheckpointManager):
             )
             tid, ns = rec.thread_id, rec.checkpoint_ns
             if rec.kind == RecordKind.LANGGRAPH.value:
-                for blob in self._read_blobs(tid, ns, list(rec.channel_versions.items())).values():
+                blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
+                hashes = {
+                    h
+                    for b in blobs.values()
+                    if b.payload_type == MANIFEST_BLOB_TYPE
+                    for h in unpack_manifest(self._open_blob(tid, ns, b))
+                }
+                if hashes:
+                    blobs.update(self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
+                for blob in blobs.values():
                     key = (tid, ns, blob.channel, blob.version)
                     if key in seen_blobs:
                         continue
@@ -1321,9 +1469,17 @@ class BaseCheckpointManager(ICheckpointManager):
                     f"checkpoint {cid!r} already exists in thread {tid!r}; pass overwrite=True or another id"
                 )
             versions = item.get("channel_versions") or {}
+            candidates = blobs_by_key.get((src_tid, ns), [])
+            needed = {
+                h
+                for b in candidates
+                if b["payload_type"] == MANIFEST_BLOB_TYPE and versions.get(b["channel"]) == b["version"]
+                for h in unpack_manifest(base64.b64decode(b["data"]))
+            }
             blobs = []
-            for b in blobs_by_key.get((src_tid, ns), []):
-                if versions.get(b["channel"]) != b["version"]:
+            for b in candidates:
+                is_element = b["channel"] == ELEMENT_CHANNEL and b["version"] in needed
+                if versions.get(b["channel"]) != b["version"] and not is_element:
                     continue
                 if b["payload_type"] == EMPTY_BLOB_TYPE:
                     blobs.append((ns, StoredBlob(b["channel"], b["version"], EMPTY_BLOB_TYPE, b"", "")))

@@ -25,6 +25,13 @@ BlobKey = tuple[str, ChannelVersion]  # (channel, version)
 #: nothing to store, e.g. a consumed trigger or a DeltaChannel sentinel).
 EMPTY_BLOB_TYPE = "empty"
 
+#: Linear storage of list values (see docs/design.md): a list channel value is stored
+#: as a *manifest* blob (``payload_type`` MANIFEST_BLOB_TYPE, body: msgpack list of
+#: element hashes) plus one *element* blob per distinct element, keyed
+#: ``(ELEMENT_CHANNEL, <hash>)`` in the same thread and namespace.
+MANIFEST_BLOB_TYPE = "lgc:list-manifest"
+ELEMENT_CHANNEL = "\x00lgc:element"
+
 
 @dataclass(slots=True)
 class StoredRecord:

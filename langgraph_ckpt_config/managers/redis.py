@@ -1,33 +1,53 @@
 """Redis manager: plain Redis 6+ / Valkey / Redis Cluster, no modules; sync and native async.
 
-Key layout (``P`` = ``key_prefix``, ``T`` = the percent-encoded thread id)::
+Key layout (``P`` = ``key_prefix``, ``T`` = the percent-encoded thread id, ``~`` for "")::
 
     P{T}:rec    HASH  "<ns>|<checkpoint_id>" -> record fields (msgpack, no payload)
     P{T}:pl     HASH  "<ns>|<checkpoint_id>" -> sealed payload
     P{T}:bk     HASH  "<ns>|<checkpoint_id>" -> msgpack list of the blob fields it names
-    P{T}:idx    ZSET  "<ns>|<checkpoint_id>", all scores 0: lexicographic index
+    P{T}:idx    ZSET  "<ns>|<checkpoint_id>", all scores 0: per-namespace lexicographic index
+    P{T}:cr     ZSET  "<checkpoint_id>\\0<ns>" scored by created_at: the manager API's order
     P{T}:blob   HASH  "<ns>|<channel>|<json version>" -> msgpack (type, payload, checksum)
     P{T}:w      HASH  "<ns>|<checkpoint_id>|<task>|<idx>" -> msgpack write
     P{T}:wi     HASH  "<ns>|<checkpoint_id>" -> msgpack list of its write fields
 
-``<ns>``, ``<channel>`` and ``<task>`` are percent-encoded (so ``|``, ``{``, ``}``,
-``*``, ``?``, ``[`` never appear raw); checkpoint ids stay raw in ``idx`` so the
-lexicographic order is the id order. Every key of a thread shares the hash tag
-``{T}``: all of a thread's keys live on one cluster slot, so each multi-key
-operation is one Lua script -- atomic, one round trip, and valid on a cluster.
+``<ns>``, ``<channel>`` and ``<task>`` are percent-encoded (``layout.encode_component``:
+``|``, ``{``, ``}``, ``*``, ``?``, ``[``, ``:`` never appear raw); checkpoint ids stay raw in
+``idx``/``cr`` so the lexicographic order is the id order. Every key of a thread shares
+the hash tag ``{T}``: a thread lives on one cluster slot, so each multi-key operation is
+one Lua script -- atomic, one round trip, and valid on a cluster.
 
 * Latest checkpoint of a namespace: ``ZREVRANGEBYLEX idx [ns|\\xff [ns| LIMIT 0 1``
-  inside the read script, which also fetches record, payload, blobs and writes:
-  ``get_tuple`` is one round trip, O(log n).
-* TTL: every write refreshes the expiry of all seven keys of the thread in the
-  same script, so a thread expires as a whole -- including a blob written many
-  steps ago that the newest checkpoint still references.
-* No global keys on the write path; cross-thread listing uses SCAN (on a cluster,
-  redis-py scans every primary).
+  inside the read script, which also returns record, payload, blobs and writes:
+  ``get_tuple`` is one round trip, O(log n). ``list`` with ``limit``/``before`` pages
+  ``idx`` (or ``cr`` for the manager API's created_at order) in a script that returns
+  the records of the page: O(log n + limit), payloads fetched only when asked for.
+* Metadata filters run in Python on the plaintext metadata after the thread /
+  namespace / index narrowed the candidates (pages grow until ``limit`` matches).
+* TTL: every write refreshes the expiry of all eight keys of the thread in the same
+  script, so a thread expires as a whole -- including a blob written many steps ago
+  that the newest checkpoint still references (``refresh_ttl_on_read`` also refreshes
+  on reads).
+* No global keys on the write path; cross-thread listing uses SCAN with the prefix's
+  glob characters escaped (on a cluster, redis-py scans every primary).
+* Failures: connection errors, timeouts and cluster-down states become
+  ``BackendUnavailableError("redis at host:port unavailable: ...")`` (never the
+  password). Clients retry once without backoff -- enough to replace a pooled
+  connection the server closed (e.g. after a restart) -- so an operation fails within
+  about twice ``connection_timeout``/``socket_timeout``.
+* ``local_cache_*``: redis-py's client-side caching (RESP3 ``cache_config``) does not
+  fit this layout and is not used. The hot reads are ``EVALSHA`` calls, which it never
+  caches; it caches per *key*, and a thread's blobs share one hash that changes at
+  every step, so every entry would be invalidated at the next write; and the
+  ``redis.asyncio`` clients do not support it. ``local_cache_size``/``local_cache_ttl``
+  instead size the process-local cache of decoded, immutable blobs (base.py's
+  ``LRUCache``), which needs no invalidation.
 
-The command logic is written once as generators that yield requests
-(``_plan_*``) and is driven by a sync or an async executor, so the async methods
-use ``redis.asyncio`` natively without a second copy of the logic.
+The command logic is written once as generators that yield requests (``_plan_*``) and
+is driven by a sync or an async executor (``_run`` / ``_arun``), so the adapter's async
+methods use ``redis.asyncio`` natively, on the event loop, with no second copy of the
+logic. ``pipeline_enabled``/``pipeline_size`` batch the per-checkpoint reads of a listing
+and the per-thread reads of a cross-thread query into pipelines.
 """
 
 from __future__ import annotations
@@ -43,10 +63,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import RedisParameters
-from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, LRUCache, OpenedBundle
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -62,18 +83,55 @@ from langgraph_ckpt_config.managers.records import (
 try:
     import redis
     import redis.asyncio as aredis
-    from redis.exceptions import ConnectionError as _RedisConnectionError
-    from redis.exceptions import RedisError
-    from redis.exceptions import TimeoutError as _RedisTimeoutError
+    import redis.asyncio.cluster
+    import redis.asyncio.retry
+    import redis.cluster
+    import redis.retry
+    from redis import exceptions as rexc
+    from redis.backoff import NoBackoff
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the redis manager needs redis-py: pip install 'langgraph-ckpt-config[redis]'") from exc
 
 logger = logging.getLogger(__name__)
 
-_KEY_SUFFIXES = ("rec", "pl", "bk", "idx", "blob", "w", "wi")
+_KEY_SUFFIXES = ("rec", "pl", "bk", "idx", "blob", "w", "wi", "cr")
+REC, PL, BK, IDX, BLOB, W, WI, CR = range(len(_KEY_SUFFIXES))
 _GLOB = re.compile(r"([*?\[\]\\])")
 
-_GET_BUNDLE = """
+#: Errors meaning "the server cannot answer now" (as opposed to a bad command).
+_UNAVAILABLE = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.BusyLoadingError,
+    rexc.ClusterDownError,
+    rexc.MasterDownError,
+    rexc.TryAgainError,
+    rexc.ReadOnlyError,
+    rexc.RedisClusterException,
+    OSError,
+)
+
+# Lua notes: every script takes all eight keys of one thread (KEYS[1..8] in
+# _KEY_SUFFIXES order), so the TTL loop can refresh them all; HMGET/HDEL argument lists
+# are unpacked in chunks of 1000 (Lua's unpack() fails past ~8000 values).
+_TOUCH = """
+local function touch(ttl)
+  if ttl > 0 then
+    for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+local function hmget(key, names)
+  local out = {}
+  for i = 1, #names, 1000 do
+    local part = redis.call('HMGET', key, unpack(names, i, math.min(i + 999, #names)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+"""
+
+_GET_BUNDLE = _TOUCH + """
+-- ARGV: "<ns>|", checkpoint id or '', ttl to refresh (0: none), '1' for blobs and writes
 local field
 if ARGV[2] == '' then
   local r = redis.call('ZREVRANGEBYLEX', KEYS[4], '[' .. ARGV[1] .. '\\255', '[' .. ARGV[1], 'LIMIT', 0, 1)
@@ -86,39 +144,49 @@ local rec = redis.call('HGET', KEYS[1], field)
 if not rec then return false end
 local pl = redis.call('HGET', KEYS[2], field)
 local blobs = {}
-local bk = redis.call('HGET', KEYS[3], field)
-if bk then
-  local names = cmsgpack.unpack(bk)
-  if #names > 0 then blobs = redis.call('HMGET', KEYS[5], unpack(names)) end
-end
 local writes = {}
-local wi = redis.call('HGET', KEYS[7], field)
-if wi then
-  local names = cmsgpack.unpack(wi)
-  if #names > 0 then writes = redis.call('HMGET', KEYS[6], unpack(names)) end
+if ARGV[4] == '1' then
+  local bk = redis.call('HGET', KEYS[3], field)
+  if bk then blobs = hmget(KEYS[5], cmsgpack.unpack(bk)) end
+  local wi = redis.call('HGET', KEYS[7], field)
+  if wi then writes = hmget(KEYS[6], cmsgpack.unpack(wi)) end
 end
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
-end
+touch(tonumber(ARGV[3]))
 return {rec, pl or false, blobs, writes}
 """
 
-_PUT_CHECKPOINT = """
--- ARGV: field, rec, payload, bk, ttl, then blob field/value pairs
-for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
+_PAGE = _TOUCH + """
+-- ARGV: 'lex' | 'score', max, min, offset, count, ttl to refresh (0: none)
+local members
+if ARGV[1] == 'lex' then
+  members = redis.call('ZREVRANGEBYLEX', KEYS[4], ARGV[2], ARGV[3], 'LIMIT', ARGV[4], ARGV[5])
+else
+  members = redis.call('ZREVRANGEBYSCORE', KEYS[8], ARGV[2], ARGV[3], 'LIMIT', ARGV[4], ARGV[5])
+  for i = 1, #members do
+    local m = members[i]
+    local p = #m
+    while p > 0 and string.byte(m, p) ~= 0 do p = p - 1 end
+    members[i] = string.sub(m, p + 1) .. '|' .. string.sub(m, 1, p - 1)
+  end
+end
+touch(tonumber(ARGV[6]))
+if #members == 0 then return {{}, {}} end
+return {members, hmget(KEYS[1], members)}
+"""
+
+_PUT_CHECKPOINT = _TOUCH + """
+-- ARGV: field, record, payload, blob-name list, ttl, cr member, created_at, then blob field/value pairs
+for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
-local ttl = tonumber(ARGV[5])
-if ttl > 0 then
-  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
-end
+redis.call('ZADD', KEYS[8], ARGV[7], ARGV[6])
+touch(tonumber(ARGV[5]))
 return 1
 """
 
-_PUT_WRITES = """
+_PUT_WRITES = _TOUCH + """
 -- ARGV: checkpoint field, replace (1/0), ttl, then write field/value pairs
 local names = {}
 local seen = {}
@@ -135,25 +203,32 @@ for i = 4, #ARGV, 2 do
   if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
 end
 redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
-local ttl = tonumber(ARGV[3])
-if ttl > 0 then
-  for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
-end
+touch(tonumber(ARGV[3]))
+return 1
+"""
+
+_SET_RECORD = _TOUCH + """
+-- ARGV: field, record, ttl. Only an existing record is replaced (no resurrection).
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+touch(tonumber(ARGV[3]))
 return 1
 """
 
 _DELETE_CHECKPOINTS = """
+-- ARGV: field / cr member pairs
 local removed = 0
-for i = 1, #ARGV do
+for i = 1, #ARGV, 2 do
   local f = ARGV[i]
   removed = removed + redis.call('HDEL', KEYS[1], f)
   redis.call('HDEL', KEYS[2], f)
   redis.call('HDEL', KEYS[3], f)
   redis.call('ZREM', KEYS[4], f)
+  redis.call('ZREM', KEYS[8], ARGV[i + 1])
   local wi = redis.call('HGET', KEYS[7], f)
   if wi then
     local names = cmsgpack.unpack(wi)
-    if #names > 0 then redis.call('HDEL', KEYS[6], unpack(names)) end
+    for j = 1, #names, 1000 do redis.call('HDEL', KEYS[6], unpack(names, j, math.min(j + 999, #names))) end
     redis.call('HDEL', KEYS[7], f)
   end
 end
@@ -162,20 +237,40 @@ return removed
 
 _SCRIPTS = {
     "get_bundle": _GET_BUNDLE,
+    "page": _PAGE,
     "put_checkpoint": _PUT_CHECKPOINT,
     "put_writes": _PUT_WRITES,
+    "set_record": _SET_RECORD,
     "delete_checkpoints": _DELETE_CHECKPOINTS,
 }
 
+#: A plan yields requests and receives their results:
+#: ("script", name, keys, args) | ("scripts", [(name, keys, args), ...]) |
+#: ("cmd", name, *args) | ("pipeline", [(name, *args), ...]) | ("scan", pattern)
 Plan = Generator[tuple, Any, Any]
-
 
 _enc = encode_component
 _pack = pack
 _unpack = unpack
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def iter_one(request: tuple) -> Plan:
+    """A plan of a single request whose result is the plan's result."""
+    return (yield request)
+
+
 class RedisCheckpointManager(BaseCheckpointManager):
+    """Checkpoints in Redis or Redis Cluster (see the module docstring for the key layout)."""
+
     parameters_model = RedisParameters
     backend_name = "redis"
 
@@ -184,49 +279,67 @@ class RedisCheckpointManager(BaseCheckpointManager):
         p = self.params
         if "{" in p.key_prefix or "}" in p.key_prefix:
             raise ConfigError("must not contain '{' or '}' (they would replace the per-thread hash tag)", path="key_prefix")
+        if p.cluster_enabled and not p.cluster_nodes and p.url is None:
+            raise ConfigError("cluster_enabled needs at least one entry in cluster_nodes (or a url)", path="cluster_nodes")
         self._prefix = p.key_prefix
         self._where = self._describe_endpoint()
-        self._client = self._make_client(asynchronous=False)
-        self._scripts = {name: self._client.register_script(src) for name, src in _SCRIPTS.items()}
+        self._batch = p.pipeline_size if p.pipeline_enabled else 1
+        if p.local_cache_enabled:  # see the module docstring: a decoded-blob cache, not RESP3 tracking
+            self._blob_cache = LRUCache(p.local_cache_size, p.local_cache_ttl)
         self._async: dict[int, tuple[Any, dict[str, Any], Any]] = {}
         with self._translate():
+            self._client = self._make_client(asynchronous=False)
+            self._scripts = {name: self._client.register_script(src) for name, src in _SCRIPTS.items()}
             self._client.ping()
 
     def _describe_endpoint(self) -> str:
         p = self.params
-        if p.cluster_enabled:
-            return "redis cluster " + ",".join(f"{n.host}:{n.port}" for n in p.cluster_nodes)
+        if p.cluster_enabled and p.cluster_nodes:
+            return "redis cluster at " + ",".join(f"{n.host}:{n.port}" for n in p.cluster_nodes)
         if p.url is not None:
             from langgraph_ckpt_config.config.redact import redact_url
 
-            return "redis " + redact_url(p.url.get_secret_value())
-        return f"redis {p.host}:{p.port}/{p.db}"
+            return "redis at " + redact_url(p.url.get_secret_value())
+        return f"redis at {p.host}:{p.port}"
 
-    def _client_kwargs(self) -> dict[str, Any]:
+    def _client_kwargs(self, asynchronous: bool) -> dict[str, Any]:
         p = self.params
-        return {
+        retry_cls = redis.asyncio.retry.Retry if asynchronous else redis.retry.Retry
+        kwargs: dict[str, Any] = {
             "socket_timeout": p.socket_timeout,
             "socket_connect_timeout": p.connection_timeout,
-            "password": p.password.get_secret_value() if p.password else None,
-            "username": p.username,
+            # One immediate retry replaces a pooled connection the server closed; no
+            # backoff so that a dead server fails within the configured timeouts.
+            "retry": retry_cls(NoBackoff(), 1),
         }
+        if p.password is not None:
+            kwargs["password"] = p.password.get_secret_value()
+        if p.username is not None:
+            kwargs["username"] = p.username
+        return kwargs
 
-    def _make_client(self, *, asynchronous: bool):
+    def _make_client(self, *, asynchronous: bool) -> Any:
         p = self.params
-        mod = aredis if asynchronous else redis
-        kwargs = self._client_kwargs()
+        kwargs = self._client_kwargs(asynchronous)
         if p.cluster_enabled:
-            if not p.cluster_nodes:
-                raise ConfigError("cluster_enabled needs at least one entry in cluster_nodes", path="cluster_nodes")
-            cluster_mod = aredis.cluster if asynchronous else redis.cluster
-            nodes = [cluster_mod.ClusterNode(n.host, n.port) for n in p.cluster_nodes]
-            return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=p.ssl, max_connections=max(p.connection_pool_size, 32), **kwargs)
+            cluster_mod = redis.asyncio.cluster if asynchronous else redis.cluster
+            kwargs["max_connections"] = max(p.connection_pool_size, 32)
+            if p.cluster_nodes:
+                nodes = [cluster_mod.ClusterNode(n.host, n.port) for n in p.cluster_nodes]
+                return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=p.ssl, **kwargs)
+            return cluster_mod.RedisCluster.from_url(p.url.get_secret_value(), **kwargs)
+        mod = aredis if asynchronous else redis
+        kwargs["max_connections"] = p.connection_pool_size
         if p.url is not None:
-            return mod.Redis.from_url(p.url.get_secret_value(), max_connections=p.connection_pool_size, **{k: v for k, v in kwargs.items() if v is not None})
-        return mod.Redis(host=p.host, port=p.port, db=p.db, ssl=p.ssl, max_connections=p.connection_pool_size, **kwargs)
+            return mod.Redis.from_url(p.url.get_secret_value(), **kwargs)
+        return mod.Redis(host=p.host, port=p.port, db=p.db, ssl=p.ssl, **kwargs)
 
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
-        """The async client of the running event loop (redis.asyncio clients are bound to one loop)."""
+        """The async client of the running event loop, created on first use.
+
+        redis.asyncio clients are bound to the loop that created them; a client whose
+        loop has closed is dropped (its sockets close with it).
+        """
         loop = asyncio.get_running_loop()
         entry = self._async.get(id(loop))
         if entry is None or entry[2] is not loop:
@@ -238,31 +351,30 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return entry[0], entry[1]
 
     def _close(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
+        with contextlib.suppress(rexc.RedisError, OSError):
             self._client.close()
         self._async.clear()
 
     async def aclose(self) -> None:
-        entries = list(self._async.values())
-        for client, _scripts, loop in entries:
-            if loop is asyncio.get_running_loop():
-                with contextlib.suppress(RedisError, OSError):
-                    await client.aclose()
-        await self._to_thread(self.close)
+        try:
+            loop = asyncio.get_running_loop()
+            for client, _scripts, client_loop in list(getattr(self, "_async", {}).values()):
+                if client_loop is loop:
+                    with contextlib.suppress(rexc.RedisError, OSError):
+                        await client.aclose()
+        finally:
+            self.close()  # sync client close: no I/O beyond closing sockets
 
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:
         try:
             yield
-        except (_RedisConnectionError, _RedisTimeoutError, OSError) as exc:
+        except CkptError:
+            raise
+        except _UNAVAILABLE as exc:
             raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
-        except RedisError as exc:
-            if isinstance(exc, CkptError):
-                raise
-            text = str(exc)
-            if "CLUSTERDOWN" in text or "ClusterDown" in type(exc).__name__ or "MasterDown" in type(exc).__name__:
-                raise BackendUnavailableError(f"{self._where} unavailable: {text}") from None
-            raise BackendUnavailableError(f"{self._where} error: {type(exc).__name__}: {text}") from None
+        except rexc.RedisError as exc:
+            raise ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}") from None
 
     # ------------------------------------------------------------------ executors
     def _run(self, plan: Plan) -> Any:
@@ -275,8 +387,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
                 return stop.value
 
     async def _arun(self, plan: Plan) -> Any:
-        client, scripts = self._aclient()
         with self._translate():
+            client, scripts = self._aclient()
             try:
                 request = next(plan)
                 while True:
@@ -289,6 +401,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if kind == "script":
             _, name, keys, args = request
             return self._scripts[name](keys=keys, args=args)
+        if kind == "scripts":
+            return self._script_pipeline(self._client, self._scripts, request[1])
         if kind == "scan":
             return list(self._client.scan_iter(match=request[1], count=1000))
         if kind == "pipeline":
@@ -304,6 +418,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if kind == "script":
             _, name, keys, args = request
             return await scripts[name](keys=keys, args=args)
+        if kind == "scripts":
+            return await self._ascript_pipeline(client, scripts, request[1])
         if kind == "scan":
             return [k async for k in client.scan_iter(match=request[1], count=1000)]
         if kind == "pipeline":
@@ -314,14 +430,53 @@ class RedisCheckpointManager(BaseCheckpointManager):
         _, cmd, *args = request
         return await client.execute_command(cmd, *args)
 
+    # Script calls batched in one pipeline: EVALSHA, and EVAL for the calls a server
+    # answered NOSCRIPT (its script cache is empty after a restart or on a new node).
+    @staticmethod
+    def _script_pipeline(client: Any, scripts: dict[str, Any], calls: list[tuple]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args)
+        results = pipe.execute(raise_on_error=False)
+        retry = [i for i, r in enumerate(results) if isinstance(r, rexc.NoScriptError)]
+        if retry:
+            pipe = client.pipeline(transaction=False)
+            for i in retry:
+                name, keys, args = calls[i]
+                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args)
+            for i, r in zip(retry, pipe.execute(raise_on_error=False)):
+                results[i] = r
+        return _raise_first(results)
+
+    @staticmethod
+    async def _ascript_pipeline(client: Any, scripts: dict[str, Any], calls: list[tuple]) -> list[Any]:
+        pipe = client.pipeline(transaction=False)
+        for name, keys, args in calls:
+            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args)
+        results = await pipe.execute(raise_on_error=False)
+        retry = [i for i, r in enumerate(results) if isinstance(r, rexc.NoScriptError)]
+        if retry:
+            pipe = client.pipeline(transaction=False)
+            for i in retry:
+                name, keys, args = calls[i]
+                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args)
+            for i, r in zip(retry, await pipe.execute(raise_on_error=False)):
+                results[i] = r
+        return _raise_first(results)
+
     # ------------------------------------------------------------------ layout
     def _keys(self, thread_id: str) -> list[str]:
-        base = f"{self._prefix}{{{_enc(thread_id)}}}:"
+        tag = _enc(thread_id) or "~"  # an empty hash tag would scatter the keys over slots
+        base = f"{self._prefix}{{{tag}}}:"
         return [base + suffix for suffix in _KEY_SUFFIXES]
 
     @staticmethod
     def _field(ns: str, checkpoint_id: str) -> str:
         return f"{_enc(ns)}|{checkpoint_id}"
+
+    @staticmethod
+    def _cr_member(ns: str, checkpoint_id: str) -> str:
+        return f"{checkpoint_id}\x00{_enc(ns)}"
 
     @staticmethod
     def _blob_field(ns: str, channel: str, version: ChannelVersion) -> str:
@@ -335,30 +490,47 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _ttl(self) -> int:
         return int(self.params.ttl or 0)
 
+    @property
+    def _read_ttl(self) -> int:
+        return self._ttl if self.params.refresh_ttl_on_read else 0
+
     # ------------------------------------------------------------------ plans (logic written once)
-    def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
+    def _write_request(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> tuple:
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
         blob_args: list[Any] = []
         for ns, b in blobs:
             blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum])]
         names = [self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()]
-        args = [field, pack_record(record, with_payload=False), record.payload or b"", _pack(names), self._ttl, *blob_args]
-        yield ("script", "put_checkpoint", self._keys(record.thread_id), args)
+        args = [
+            field, pack_record(record, with_payload=False), record.payload or b"", _pack(names), self._ttl,
+            self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)), *blob_args,
+        ]
+        return ("put_checkpoint", self._keys(record.thread_id), args)
 
-    def _plan_read_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None) -> Plan:
-        ttl = self._ttl if self.params.refresh_ttl_on_read else 0
-        res = yield ("script", "get_bundle", self._keys(thread_id), [f"{_enc(ns)}|", checkpoint_id or "", ttl])
+    def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
+        yield ("script", *self._write_request(record, blobs))
+
+    def _bundle_request(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> tuple:
+        args = [f"{_enc(ns)}|", checkpoint_id or "", self._read_ttl, "1" if full else "0"]
+        return ("get_bundle", self._keys(thread_id), args)
+
+    @staticmethod
+    def _decode_bundle(res: Any) -> StoredBundle | None:
         if not res:
             return None
         rec_raw, payload, blob_raws, write_raws = res
         record = unpack_record(rec_raw, payload or b"")
         blobs: dict[BlobKey, StoredBlob] = {}
         for (ch, ver), raw in zip(record.channel_versions.items(), blob_raws):
-            if raw is not None:
+            if raw:
                 typ, data, checksum = _unpack(raw)
                 blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
-        writes = [self._decode_write(raw) for raw in write_raws if raw is not None]
+        writes = [RedisCheckpointManager._decode_write(raw) for raw in write_raws if raw]
         return StoredBundle(record, blobs, writes)
+
+    def _plan_read_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> Plan:
+        res = yield ("script", *self._bundle_request(thread_id, ns, checkpoint_id, full))
+        return self._decode_bundle(res)
 
     @staticmethod
     def _decode_write(raw: bytes) -> StoredWrite:
@@ -374,81 +546,141 @@ class RedisCheckpointManager(BaseCheckpointManager):
             ]
         yield ("script", "put_writes", self._keys(thread_id), args)
 
+    def _plan_read_blobs(self, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> Plan:
+        if not keys:
+            return {}
+        fields = [self._blob_field(ns, ch, ver) for ch, ver in keys]
+        raws = yield ("cmd", "HMGET", self._keys(thread_id)[BLOB], *fields)
+        out = {}
+        for (ch, ver), raw in zip(keys, raws):
+            if raw is not None:
+                typ, data, checksum = _unpack(raw)
+                out[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+        return out
+
+    def _plan_attach_elements(self, bundle: OpenedBundle) -> Plan:
+        """Async-capable twin of base ``_attach_elements``: list elements named by manifests."""
+        hashes = bundle.manifest_hashes()
+        if hashes:
+            tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
+            cached, missing = self._split_cached_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
+            if missing:
+                cached.update((yield from self._plan_read_blobs(tid, ns, missing)))
+            bundle.elements = self._open_elements(tid, ns, hashes, cached)
+        return bundle
+
     def _plan_thread_ids(self) -> Plan:
         pattern = _GLOB.sub(r"\\\1", self._prefix) + "{*}:rec"
         keys = yield ("scan", pattern)
-        prefix_len = len(self._prefix) + 1
-        out = []
+        start, end = len(self._prefix) + 1, -len("}:rec")
+        out = set()
         for key in keys:
-            text = key.decode() if isinstance(key, bytes) else key
-            out.append(unquote(text[prefix_len : -len("}:rec")]))
-        return out
+            tag = _text(key)[start:end]
+            out.add("" if tag == "~" else unquote(tag))
+        return list(out)
+
+    @staticmethod
+    def _index_range(query: RecordQuery) -> tuple[str, bytes | str, bytes | str, bool] | None:
+        """(mode, max, min, exact) of the index answering ``query`` for one thread, or None.
+
+        ``exact``: the index alone selects the records (no Python filter can drop one),
+        so offset and limit can be applied by the server.
+        """
+        q = query
+        others = bool(q.workflow_id or q.status or q.tags or q.kind or q.metadata)
+        if q.order == "checkpoint_id" and q.checkpoint_ns is not None:
+            prefix = f"{_enc(q.checkpoint_ns)}|".encode()
+            upper = b"(" + prefix + q.before_id.encode() if q.before_id is not None else b"[" + prefix + b"\xff"
+            return "lex", upper, b"[" + prefix, not (others or q.older_than is not None)
+        if q.order == "created_at":
+            upper = f"({q.older_than!r}" if q.older_than is not None else "+inf"
+            return "score", upper, "-inf", not (others or q.checkpoint_ns is not None or q.before_id is not None)
+        return None
 
     def _plan_thread_records(self, thread_id: str, query: RecordQuery) -> Plan:
-        """Records of one thread matching ``query`` (unsorted unless the index answered it)."""
+        """Records of one thread matching ``query``: sorted, offset/limit applied, payloads if asked."""
+        q = query
         keys = self._keys(thread_id)
-        simple = (
-            query.checkpoint_ns is not None
-            and query.order == "checkpoint_id"
-            and query.checkpoint_id is None
-            and not query.metadata and not query.tags and query.status is None and query.workflow_id is None
-            and query.older_than is None
-        )
-        if query.checkpoint_ns is not None and query.checkpoint_id is not None:
-            fields = [self._field(query.checkpoint_ns, query.checkpoint_id)]
-        elif simple:
-            ns_prefix = f"{_enc(query.checkpoint_ns)}|"
-            upper = "[" + ns_prefix + "\xff" if query.before_id is None else "(" + ns_prefix + query.before_id
-            args = ["ZREVRANGEBYLEX", keys[3], upper, "[" + ns_prefix]
-            if query.limit is not None:
-                args += ["LIMIT", query.offset, query.limit]
-            fields = [f.decode() if isinstance(f, bytes) else f for f in (yield ("cmd", *args))]
+        if q.limit == 0:
+            return []
+        need = None if q.limit is None else q.offset + q.limit
+        index = self._index_range(q) if q.checkpoint_id is None else None
+        if q.checkpoint_id is not None and q.checkpoint_ns is not None:
+            raws = yield ("cmd", "HMGET", keys[REC], self._field(q.checkpoint_ns, q.checkpoint_id))
+            recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+        elif index is None:
+            found = yield ("cmd", "HGETALL", keys[REC])
+            recs = [rec for rec in (unpack_record(r) for r in found.values()) if record_matches(rec, q)]
+            recs.sort(key=sort_key(q), reverse=True)
+            recs = recs[q.offset : need]
         else:
-            fields = None
-        if fields is not None:
-            if not fields:
-                return []
-            cmds = [("HMGET", keys[0], *fields)]
-            if query.include_payload:
-                cmds.append(("HMGET", keys[1], *fields))
-            res = yield ("pipeline", cmds)
-            payloads = res[1] if query.include_payload else [None] * len(fields)
-            return [
-                unpack_record(raw, pl)
-                for raw, pl in zip(res[0], payloads)
-                if raw is not None
-            ]
-        cmds = [("HGETALL", keys[0])]
-        if query.include_payload:
-            cmds.append(("HGETALL", keys[1]))
-        res = yield ("pipeline", cmds)
-        payloads = res[1] if query.include_payload else {}
-        out = []
-        for field, raw in res[0].items():
-            rec = unpack_record(raw, payloads.get(field) if query.include_payload else None)
-            if record_matches(rec, query):
-                out.append(rec)
-        return out
+            mode, upper, lower, exact = index
+            if exact:
+                count = -1 if q.limit is None else q.limit
+                _, raws = yield ("script", "page", keys, [mode, upper, lower, q.offset, count, self._read_ttl])
+                recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+            else:
+                start, size, recs = 0, (-1 if need is None else max(64, 2 * need)), []
+                while True:
+                    fields, raws = yield ("script", "page", keys, [mode, upper, lower, start, size, self._read_ttl])
+                    recs += [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+                    if size < 0 or len(fields) < size or (need is not None and len(recs) >= need):
+                        break
+                    start, size = start + size, size * 2
+                recs = recs[q.offset : need]
+        if q.include_payload and recs:
+            fields = [self._field(r.checkpoint_ns, r.checkpoint_id) for r in recs]
+            payloads = yield ("cmd", "HMGET", keys[PL], *fields)
+            for rec, payload in zip(recs, payloads):
+                rec.payload = payload or b""
+        return recs
 
     def _plan_query(self, query: RecordQuery) -> Plan:
         if query.thread_id is not None:
-            threads = [query.thread_id]
-        else:
-            threads = yield from self._plan_thread_ids()
-        # A per-thread query already sorted and limited by the index needs nothing more.
-        if query.thread_id is not None and query.checkpoint_ns is not None and query.order == "checkpoint_id":
-            found = yield from self._plan_thread_records(query.thread_id, query)
-            if query.checkpoint_id is None and not (query.metadata or query.tags or query.status or query.workflow_id or query.older_than):
-                return found
-            found = [r for r in found if record_matches(r, query)]
-        else:
-            unlimited = dataclasses.replace(query, limit=None, offset=0)
-            found = []
-            for tid in threads:
-                found += yield from self._plan_thread_records(tid, unlimited)
+            return (yield from self._plan_thread_records(query.thread_id, query))
+        threads = yield from self._plan_thread_ids()
+        found: list[StoredRecord] = []
+        for chunk in _chunks(sorted(threads), self._batch):
+            results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
+            for mapping in results:
+                found += [rec for rec in (unpack_record(r) for r in mapping.values()) if record_matches(rec, query)]
         found.sort(key=sort_key(query), reverse=True)
         end = None if query.limit is None else query.offset + query.limit
-        return found[query.offset : end]
+        found = found[query.offset : end]
+        if query.include_payload:
+            for chunk in _chunks(found, self._batch):
+                cmds = [("HGET", self._keys(r.thread_id)[PL], self._field(r.checkpoint_ns, r.checkpoint_id)) for r in chunk]
+                for rec, payload in zip(chunk, (yield ("pipeline", cmds))):
+                    rec.payload = payload or b""
+        return found
+
+    def _plan_bundles(self, query: RecordQuery) -> Plan:
+        """Stored bundles of the records ``query`` selects: one script call each, pipelined."""
+        records = yield from self._plan_query(dataclasses.replace(query, include_payload=False))
+        out: list[StoredBundle] = []
+        for chunk in _chunks(records, self._batch):
+            calls = [self._bundle_request(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in chunk]
+            if len(calls) == 1:
+                results = [(yield ("script", *calls[0]))]
+            else:
+                results = yield ("scripts", calls)
+            out += [b for b in map(self._decode_bundle, results) if b is not None]
+        return out
+
+    def _plan_open_bundles(self, query: RecordQuery) -> Plan:
+        out = []
+        for stored in (yield from self._plan_bundles(query)):
+            out.append((yield from self._plan_attach_elements(self._open_bundle(stored))))
+        return out
+
+    def _plan_read_writes(self, thread_id: str, ns: str, checkpoint_id: str) -> Plan:
+        keys = self._keys(thread_id)
+        index = yield ("cmd", "HGET", keys[WI], self._field(ns, checkpoint_id))
+        names = _unpack(index) if index else []
+        if not names:
+            return []
+        raws = yield ("cmd", "HMGET", keys[W], *names)
+        return [self._decode_write(raw) for raw in raws if raw is not None]
 
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
@@ -458,86 +690,70 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return self._run(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id))
 
     def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
-        bundle = self._read_bundle(thread_id, checkpoint_ns, checkpoint_id)
+        bundle = self._run(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id, full=False))
         return bundle.record if bundle else None
 
     def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
         return iter(self._run(self._plan_query(query)))
 
     def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
-        if not keys:
-            return {}
-        fields = [self._blob_field(checkpoint_ns, ch, ver) for ch, ver in keys]
-        with self._translate():
-            raws = self._client.hmget(self._keys(thread_id)[4], fields)
-        out = {}
-        for (ch, ver), raw in zip(keys, raws):
-            if raw is not None:
-                typ, data, checksum = _unpack(raw)
-                out[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
-        return out
+        return self._run(self._plan_read_blobs(thread_id, checkpoint_ns, keys))
 
     def _write_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool) -> None:
         self._run(self._plan_write_writes(thread_id, checkpoint_ns, checkpoint_id, writes, replace))
 
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
-        keys = self._keys(thread_id)
-        with self._translate():
-            index = self._client.hget(keys[6], self._field(checkpoint_ns, checkpoint_id))
-            if not index:
-                return []
-            names = _unpack(index)
-            raws = self._client.hmget(keys[5], names) if names else []
-        return [self._decode_write(raw) for raw in raws if raw is not None]
+        return self._run(self._plan_read_writes(thread_id, checkpoint_ns, checkpoint_id))
 
     def _update_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, *, status: str | None = None,
                        metadata: dict[str, Any] | None = None, tags: list[str] | None = None, updated_at: float) -> bool:
-        key = self._keys(thread_id)[0]
+        keys = self._keys(thread_id)
         field = self._field(checkpoint_ns, checkpoint_id)
         with self._translate():
-            raw = self._client.hget(key, field)
+            raw = self._client.hget(keys[REC], field)
             if raw is None:
                 return False
-            rec = apply_update(unpack_record(raw, None), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
-            self._client.hset(key, field, pack_record(rec, with_payload=False))
-        return True
+            rec = apply_update(unpack_record(raw), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
+            return bool(self._scripts["set_record"](keys=keys, args=[field, pack_record(rec, with_payload=False), self._ttl]))
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
-        fields = [self._field(ns, cid) for ns, cid in keys]
-        return int(self._run(iter_one(("script", "delete_checkpoints", self._keys(thread_id), fields))))
+        args: list[str] = []
+        for ns, cid in keys:
+            args += [self._field(ns, cid), self._cr_member(ns, cid)]
+        return int(self._run(iter_one(("script", "delete_checkpoints", self._keys(thread_id), args))))
 
     def _delete_thread(self, thread_id: str) -> None:
-        with self._translate():
-            self._client.delete(*self._keys(thread_id))
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        self._require_open()
-        await self._arun(iter_one(("cmd", "DEL", *self._keys(thread_id))))
-        self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+        self._run(iter_one(("cmd", "DEL", *self._keys(thread_id))))
 
     def _list_thread_ids(self) -> Iterator[str]:
         return iter(self._run(self._plan_thread_ids()))
 
     def _list_blob_keys(self, thread_id: str) -> Iterator[tuple[str, str, ChannelVersion]]:
-        with self._translate():
-            fields = self._client.hkeys(self._keys(thread_id)[4])
+        fields = self._run(iter_one(("cmd", "HKEYS", self._keys(thread_id)[BLOB])))
         out = []
         for f in fields:
-            ns, ch, ver = (f.decode() if isinstance(f, bytes) else f).split("|", 2)
+            ns, ch, ver = _text(f).split("|", 2)
             out.append((unquote(ns), unquote(ch), json.loads(ver)))
         return iter(out)
 
     def _delete_blobs(self, thread_id: str, keys: Sequence[tuple[str, str, ChannelVersion]]) -> int:
         if not keys:
             return 0
-        with self._translate():
-            return int(self._client.hdel(self._keys(thread_id)[4], *[self._blob_field(ns, ch, v) for ns, ch, v in keys]))
+        removed = 0
+        for chunk in _chunks(list(keys), 1000):
+            fields = [self._blob_field(ns, ch, v) for ns, ch, v in chunk]
+            removed += int(self._run(iter_one(("cmd", "HDEL", self._keys(thread_id)[BLOB], *fields))))
+        return removed
 
     def _storage_size(self) -> int | None:
+        """``used_memory`` of the server (summed over a cluster's primaries); None if unknown."""
         try:
             with self._translate():
-                info = self._client.info("memory")
-        except BackendUnavailableError:
+                if self.params.cluster_enabled:
+                    info = self._client.info("memory", target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+                else:
+                    info = self._client.info("memory")
+        except (BackendUnavailableError, ManagerError):
             return None
         if isinstance(info, dict) and "used_memory" in info:
             return int(info["used_memory"])
@@ -545,47 +761,85 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return sum(int(v.get("used_memory", 0)) for v in info.values() if isinstance(v, dict)) or None
         return None
 
+    # ------------------------------------------------------------------ sync overrides (batched reads)
+    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
+        """One script call per listed checkpoint (record, payload, blobs, writes), pipelined."""
+        self._require_open()
+        yield from self._run(self._plan_open_bundles(query))
+
+    def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
+        if self._needs_trim(thread_id, checkpoint_ns, self._run):
+            self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
+
+    def _trim_check(self, thread_id: str, checkpoint_ns: str) -> Plan | None:
+        """The base ``_after_write`` policy with ZLEXCOUNT instead of reading the records."""
+        threshold = self.params.cleanup_threshold or self.params.max_checkpoints
+        if not threshold or not self.params.max_checkpoints:
+            return None
+        with self._counters_lock:
+            n = self._counters.get("checkpoints_written", 0)
+        if n % 16:
+            return None
+        prefix = f"{_enc(checkpoint_ns)}|".encode()
+        return iter_one(("cmd", "ZLEXCOUNT", self._keys(thread_id)[IDX], b"[" + prefix, b"[" + prefix + b"\xff"))
+
+    def _needs_trim(self, thread_id: str, checkpoint_ns: str, run: Any) -> bool:
+        plan = self._trim_check(thread_id, checkpoint_ns)
+        return plan is not None and int(run(plan)) > (self.params.cleanup_threshold or self.params.max_checkpoints)
+
     # ------------------------------------------------------------------ native async (the adapter's hot path)
     async def aput_langgraph_checkpoint(self, **kwargs: Any) -> None:
+        if not self.params.async_operations:
+            return await super().aput_langgraph_checkpoint(**kwargs)
         self._require_open()
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         await self._arun(self._plan_write_checkpoint(record, blobs))
+        self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
-        if self.params.max_checkpoints:
-            await self._to_thread(self._after_write, record.thread_id, record.checkpoint_ns)
+        plan = self._trim_check(record.thread_id, record.checkpoint_ns)
+        if plan is not None and int(await self._arun(plan)) > (self.params.cleanup_threshold or self.params.max_checkpoints):
+            await self.aprune_thread(record.thread_id, keep_last=self.params.max_checkpoints)
 
-    async def aput_langgraph_writes(self, *, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes, replace: bool) -> None:
+    async def aput_langgraph_writes(self, *, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Any, replace: bool) -> None:
+        if not self.params.async_operations:
+            return await super().aput_langgraph_writes(
+                thread_id=thread_id, checkpoint_ns=checkpoint_ns, checkpoint_id=checkpoint_id, writes=writes, replace=replace
+            )
         self._require_open()
         stored = self._prepare_writes(thread_id, checkpoint_ns, checkpoint_id, writes)
         await self._arun(self._plan_write_writes(thread_id, checkpoint_ns, checkpoint_id, stored, replace))
         self._count("writes_written", len(stored))
 
     async def aget_langgraph_bundle(self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None) -> OpenedBundle | None:
+        if not self.params.async_operations:
+            return await super().aget_langgraph_bundle(thread_id, checkpoint_ns, checkpoint_id)
         self._require_open()
-        bundle = await self._arun(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id))
+        stored = await self._arun(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id))
         self._count("checkpoints_read")
-        return self._open_bundle(bundle) if bundle is not None else None
+        if stored is None:
+            return None
+        return await self._arun(self._plan_attach_elements(self._open_bundle(stored)))
 
     async def alist_langgraph_bundles(self, query: RecordQuery) -> list[OpenedBundle]:
+        if not self.params.async_operations:
+            return await super().alist_langgraph_bundles(query)
         self._require_open()
-        records = await self._arun(self._plan_query(dataclasses.replace(query, include_payload=False)))
-        out = []
-        for rec in records:
-            bundle = await self._arun(self._plan_read_bundle(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
-            if bundle is not None:
-                out.append(self._open_bundle(bundle))
-        return out
+        return await self._arun(self._plan_open_bundles(query))
 
-    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
-        """One script call per listed checkpoint (record, payload, blobs and writes together)."""
+    async def adelete_thread(self, thread_id: str) -> None:
+        if not self.params.async_operations:
+            return await super().adelete_thread(thread_id)
         self._require_open()
-        for rec in self._run(self._plan_query(dataclasses.replace(query, include_payload=False))):
-            bundle = self._read_bundle(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
-            if bundle is not None:
-                yield self._open_bundle(bundle)
+        await self._arun(iter_one(("cmd", "DEL", *self._keys(thread_id))))
+        self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+        known = getattr(self, "_known_elements", None)
+        if known is not None:
+            known.discard_thread(thread_id)
+        self._count("threads_deleted")
 
 
-def iter_one(request: tuple) -> Plan:
-    """A plan of a single request whose result is the plan's result."""
-    return (yield request)
-
+def _raise_first(results: list[Any]) -> list[Any]:
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    return results

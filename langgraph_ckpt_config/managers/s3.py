@@ -2,18 +2,23 @@
 
 Layout (``P`` = ``key_prefix``; every id component percent-encoded, ``~`` reserved)::
 
-    P<T>/r/<N>/<rev(checkpoint_id)>               record (msgpack: fields + sealed payload)
-    P<T>/b/<N>/<channel>/<json version>           blob   (msgpack: type, payload, checksum)
-    P<T>/w/<N>/<rev(checkpoint_id)>/<task>.<idx>  write  (msgpack)
-    P<T>/meta                                     the real thread id, for hashed directories
+    P<T>/r/<N>/<rev(checkpoint_id)>                 record (msgpack: fields + sealed payload)
+    P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>    pending write of that checkpoint (msgpack)
+    P<T>/b/<N>/<channel>/<json version>             blob (msgpack: type, payload, checksum, names)
+    P<T>/meta                                       the real thread id, for hashed directories
 
 ``rev()`` hex-encodes an id and inverts every digit (then appends ``~``), so S3's
-ascending listing returns the newest checkpoint first: the latest checkpoint of
-a namespace is one ``ListObjectsV2(MaxKeys=1)`` plus one GET, and
-``list(limit=n, before=id)`` lists ``n`` keys after ``rev(id)`` -- it never reads
-the rest of the history. Components longer than 160 characters are replaced by
-``~h`` + sha256 (S3 keys are limited to 1024 bytes); hashed thread directories
-carry a ``meta`` object naming the thread.
+ascending listing returns the newest checkpoint first. A namespace is listed with
+``Delimiter="/"``: records come back as keys (with their ETags) and a checkpoint
+that has pending writes shows up as the common prefix ``<record key>/`` right
+after its record. So one ``ListObjectsV2(MaxKeys=2)`` names the latest checkpoint,
+its ETag and whether it has writes; ``list(limit=n, before=id)`` is one LIST of at
+most ``2n`` entries -- the rest of the history is never read.
+
+Objects are cached locally (``local_cache_*``) by key *and ETag*: an entry is only
+used when a LIST just reported the same ETag, so the cache can never serve a
+stale record. A process reading back what it wrote (LangGraph's loop) needs no
+GET at all; blobs are immutable and use the base class's blob cache.
 
 Crash safety: a checkpoint's blobs are PUT before its record, and nothing is ever
 read except through a record, so a crash between PUTs leaves unreferenced blobs
@@ -21,6 +26,10 @@ read except through a record, so a crash between PUTs leaves unreferenced blobs
 insert-only writes use ``If-None-Match: *`` (S3 conditional writes), which also
 gives pending writes their insert-if-absent semantics; record updates use
 ``If-Match`` on the ETag read. See ``docs/s3.md`` for stores without them.
+
+Concurrency: every task submitted to the bounded pool (``max_concurrency``) is a
+leaf (one GET, PUT or paged LIST); pool tasks never wait on the pool, so
+concurrent callers cannot deadlock it.
 """
 
 from __future__ import annotations
@@ -31,14 +40,14 @@ import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import S3Parameters
 from langgraph_ckpt_config.errors import BackendUnavailableError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, LRUCache, OpenedBundle
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
@@ -55,6 +64,7 @@ from langgraph_ckpt_config.managers.records import (
 
 try:
     import boto3
+    from boto3.exceptions import Boto3Error
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -65,11 +75,19 @@ logger = logging.getLogger(__name__)
 
 _MAX_COMPONENT = 160
 _INVERT = str.maketrans("0123456789abcdef", "fedcba9876543210")
-_UNINVERT = str.maketrans("fedcba9876543210", "0123456789abcdef")
+#: Records of a namespace are read in chunks of this many (blobs/writes fetched per chunk).
+_BUNDLE_CHUNK = 32
+#: At most this many checkpoints are deleted by HEAD probes; more use one listing per namespace.
+_HEAD_PROBES = 16
+
+#: A listed record: [key, etag, has_writes] -- has_writes None when the listing did not tell.
+Entry = list
 
 
 def _enc(value: str) -> str:
     text = encode_component(value)
+    if text in (".", ".."):  # never a path segment some proxy or store could normalise away
+        text = text.replace(".", "%2E")
     if len(text) > _MAX_COMPONENT:
         return "~h" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return text
@@ -84,6 +102,14 @@ def _rev(checkpoint_id: str) -> str:
 
 _pack = pack
 _unpack = unpack
+
+
+def _status(exc: ClientError) -> int | None:
+    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class S3CheckpointManager(BaseCheckpointManager):
@@ -101,14 +127,14 @@ class S3CheckpointManager(BaseCheckpointManager):
             retries={"max_attempts": p.max_retries, "mode": p.retry_mode},
             connect_timeout=p.connect_timeout,
             read_timeout=p.read_timeout,
+            # our pool plus s3transfer's threads for a multipart upload running beside it
             max_pool_connections=max(10, p.max_concurrency * 2),
         )
-        secret = p.secret_access_key.get_secret_value() if p.secret_access_key else None
         self._client = boto3.session.Session().client(
             "s3",
             endpoint_url=p.endpoint_url or None,
             aws_access_key_id=p.access_key_id.get_secret_value() if p.access_key_id else None,
-            aws_secret_access_key=secret,
+            aws_secret_access_key=p.secret_access_key.get_secret_value() if p.secret_access_key else None,
             aws_session_token=p.session_token.get_secret_value() if p.session_token else None,
             config=config,
         )
@@ -118,39 +144,45 @@ class S3CheckpointManager(BaseCheckpointManager):
             max_concurrency=p.max_concurrency,
         )
         self._pool = ThreadPoolExecutor(max_workers=p.max_concurrency, thread_name_prefix=f"lgckpt-s3-{self.name}")
+        # key -> (etag, body): records and writes, used only when a LIST reports the same ETag.
+        self._objects = LRUCache(p.local_cache_size if p.local_cache_enabled else 0, p.local_cache_ttl)
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
 
     def _close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._objects.clear()
         with contextlib.suppress(Exception):
             self._client.close()
 
     @contextlib.contextmanager
     def _translate(self, what: str = "") -> Iterator[None]:
+        """botocore/boto3 errors -> BackendUnavailableError naming the bucket and endpoint (never credentials)."""
         try:
             yield
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("NoSuchBucket",):
+            code, status = _code(exc), _status(exc)
+            if code == "NoSuchBucket":
+                raise BackendUnavailableError(f"{self._where} does not exist; create it or set create_bucket: true") from None
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403") or status == 403:
                 raise BackendUnavailableError(
-                    f"{self._where} does not exist; create it or set create_bucket: true"
+                    f"{self._where}: access denied ({code or status}) on {what or 'request'}; check the credentials and the bucket policy"
                 ) from None
-            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
-                raise BackendUnavailableError(f"{self._where}: access denied ({code}); check the credentials and policy") from None
             raise BackendUnavailableError(f"{self._where}: {what or 'request'} failed: {code or status}: {exc}") from None
         except BotoCoreError as exc:
-            raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
+            raise BackendUnavailableError(
+                f"{self._where} unavailable ({what or 'request'}, after retries): {type(exc).__name__}: {exc}"
+            ) from None
+        except Boto3Error as exc:  # s3transfer failures (multipart uploads)
+            raise BackendUnavailableError(f"{self._where}: {what or 'transfer'} failed: {exc}") from None
 
     def _ensure_bucket(self) -> None:
         p = self.params
         try:
             self._client.head_bucket(Bucket=self._bucket)
         except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status != 404:
+            if _status(exc) != 404:
                 with self._translate("HeadBucket"):
                     raise
             if not p.create_bucket:
@@ -162,7 +194,7 @@ class S3CheckpointManager(BaseCheckpointManager):
                 try:
                     self._client.create_bucket(**kwargs)
                 except ClientError as race:
-                    if race.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    if _code(race) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
         except BotoCoreError:
             with self._translate("HeadBucket"):
@@ -181,13 +213,21 @@ class S3CheckpointManager(BaseCheckpointManager):
             extra["SSEKMSKeyId"] = p.kms_key_id
         return extra
 
-    def _put(self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None) -> bool:
-        """PUT an object; False when a condition failed (the object exists / changed)."""
+    def _put(self, key: str, body: bytes, *, if_none_match: bool = False, if_match: str | None = None, cache: bool = False) -> bool:
+        """PUT an object; False when a condition failed (the object exists / changed).
+
+        Bodies of at least ``multipart_threshold`` bytes go through boto3's multipart
+        transfer. A multipart ``if_none_match`` PUT is HEAD-then-upload (blobs are
+        immutable, so a racing writer uploads the same bytes).
+        """
         extra = self._sse()
-        if len(body) >= self.params.multipart_threshold and not (if_none_match or if_match):
+        if len(body) >= self.params.multipart_threshold and if_match is None:
+            if if_none_match and self._head(key):
+                return False
             with self._translate(f"upload {key}"):
                 self._client.upload_fileobj(io.BytesIO(body), self._bucket, key, ExtraArgs=extra or None, Config=self._transfer)
-            self._prune_versions(key)
+            if not if_none_match:
+                self._prune_versions(key)
             return True
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Key": key, "Body": body, **extra}
         if if_none_match and self._conditional:
@@ -195,25 +235,25 @@ class S3CheckpointManager(BaseCheckpointManager):
         if if_match and self._conditional:
             kwargs["IfMatch"] = if_match
         try:
-            self._client.put_object(**kwargs)
+            res = self._client.put_object(**kwargs)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
+            if _code(exc) in ("PreconditionFailed", "ConditionalRequestConflict") or _status(exc) in (409, 412):
                 return False
-            if code == "NotImplemented" and (if_none_match or if_match):
+            if _code(exc) == "NotImplemented" and (if_none_match or if_match):
                 # The store has no conditional writes: fall back (see docs/s3.md for what then holds).
                 logger.warning("%s does not support conditional writes; falling back to check-then-put", self._where)
                 self._conditional = False
                 if if_none_match and self._head(key):
                     return False
-                return self._put(key, body)
+                return self._put(key, body, cache=cache)
             with self._translate(f"PUT {key}"):
                 raise
         except BotoCoreError:
             with self._translate(f"PUT {key}"):
                 raise
-        if if_match is not None or (not if_none_match and self.params.versioning_enabled):
+        if cache and res.get("ETag"):
+            self._objects.put(key, (res["ETag"], body), len(body))
+        if not if_none_match:
             self._prune_versions(key)
         return True
 
@@ -222,8 +262,11 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._client.head_object(Bucket=self._bucket, Key=key)
             return True
         except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            if _status(exc) == 404:
                 return False
+            with self._translate(f"HEAD {key}"):
+                raise
+        except BotoCoreError:
             with self._translate(f"HEAD {key}"):
                 raise
         return False
@@ -234,7 +277,7 @@ class S3CheckpointManager(BaseCheckpointManager):
             res = self._client.get_object(Bucket=self._bucket, Key=key)
             return res["Body"].read(), res.get("ETag", "")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            if _code(exc) in ("NoSuchKey", "404") or _status(exc) == 404:
                 return None
             with self._translate(f"GET {key}"):
                 raise
@@ -243,13 +286,47 @@ class S3CheckpointManager(BaseCheckpointManager):
                 raise
         return None
 
+    def _fetch(self, key: str, etag: str | None = None, *, cache: bool = True) -> bytes | None:
+        """An object's body: from the local cache when ``etag`` (from a LIST) matches, else one GET."""
+        if etag and cache:
+            hit = self._objects.get(key)
+            if hit is not None and hit[0] == etag:
+                return hit[1]
+        got = self._get(key)
+        if got is None:
+            return None
+        body, got_etag = got
+        if cache and got_etag:
+            self._objects.put(key, (got_etag, body), len(body))
+        return body
+
+    def _fetch_many(self, items: Sequence[tuple[str, str | None, bool]]) -> list[bytes | None]:
+        """Bounded-parallel ``_fetch`` of ``(key, etag, cache)``; results in input order."""
+        if len(items) <= 1:
+            return [self._fetch(k, e, cache=c) for k, e, c in items]
+        return list(self._pool.map(lambda item: self._fetch(item[0], item[1], cache=item[2]), items))
+
     def _get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Bounded-parallel GETs (``max_concurrency``), results in input order."""
-        if len(keys) <= 1:
-            return [(r[0] if (r := self._get(k)) else None) for k in keys]
-        return [r[0] if r else None for r in self._pool.map(self._get, keys)]
+        return self._fetch_many([(k, None, False) for k in keys])
+
+    def _run(self, jobs: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run leaf jobs in the pool (the first one on this thread); results in order."""
+        if not jobs:
+            return []
+        futures: list[Future] = [self._pool.submit(job) for job in jobs[1:]]
+        first = jobs[0]()
+        return [first, *(f.result() for f in futures)]
+
+    def _list_page(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        with self._translate(f"list {kwargs.get('Prefix', '')}"):
+            return self._client.list_objects_v2(**kwargs)
 
     def _list(self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None, delimiter: str | None = None) -> Iterator[str]:
+        """Keys under ``prefix`` (or its common prefixes when ``delimiter`` is given), ascending."""
+        for key, _etag in self._list_objects(prefix, start_after=start_after, max_keys=max_keys, delimiter=delimiter):
+            yield key
+
+    def _list_objects(self, prefix: str, *, start_after: str | None = None, max_keys: int | None = None, delimiter: str | None = None) -> Iterator[tuple[str, str]]:
         kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
         if start_after:
             kwargs["StartAfter"] = start_after
@@ -259,15 +336,60 @@ class S3CheckpointManager(BaseCheckpointManager):
         while True:
             if remaining is not None:
                 kwargs["MaxKeys"] = min(1000, remaining)
-            with self._translate(f"list {prefix}"):
-                res = self._client.list_objects_v2(**kwargs)
-            items = [c["Prefix"] for c in res.get("CommonPrefixes", [])] if delimiter else [o["Key"] for o in res.get("Contents", [])]
+            res = self._list_page(kwargs)
+            if delimiter:
+                items = [(c["Prefix"], "") for c in res.get("CommonPrefixes", [])]
+            else:
+                items = [(o["Key"], o.get("ETag", "")) for o in res.get("Contents", [])]
             yield from items
             if remaining is not None:
                 remaining -= len(items)
                 if remaining <= 0:
                     return
             if not res.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = res["NextContinuationToken"]
+            kwargs.pop("StartAfter", None)
+
+    def _record_entries(self, prefix: str, *, start_after: str | None = None, want: int | None = None) -> Iterator[Entry]:
+        """Records of one namespace prefix, newest first, as ``[key, etag, has_writes]``.
+
+        Lists with ``Delimiter="/"``: a checkpoint's writes appear as the common prefix
+        ``<record key>/`` right after its record. With ``want``, pages are sized so that
+        ``want`` records (and whether they have writes) fit in one request; the last one's
+        ``has_writes`` may be None (unknown) rather than cost another request.
+        """
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "Delimiter": "/"}
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        held: Entry | None = None
+        count = 0
+        while True:
+            kwargs["MaxKeys"] = 1000 if want is None else max(2, min(1000, 2 * (want - count)))
+            res = self._list_page(kwargs)
+            items = sorted(
+                [(o["Key"], o.get("ETag", "")) for o in res.get("Contents", [])]
+                + [(c["Prefix"], None) for c in res.get("CommonPrefixes", [])]
+            )
+            for key, etag in items:
+                if etag is None:  # writes of a record (or orphaned writes of a deleted one)
+                    if held is not None and key == held[0] + "/":
+                        held[2] = True
+                    continue
+                if held is not None:
+                    held[2] = bool(held[2])
+                    yield held
+                    count += 1
+                    if want is not None and count >= want:
+                        return
+                held = [key, etag, None]
+            if not res.get("IsTruncated"):
+                if held is not None:
+                    held[2] = bool(held[2])
+                    yield held
+                return
+            if want is not None and held is not None and count + 1 >= want:
+                yield held  # has_writes True, or None: unknown without another request
                 return
             kwargs["ContinuationToken"] = res["NextContinuationToken"]
             kwargs.pop("StartAfter", None)
@@ -286,33 +408,46 @@ class S3CheckpointManager(BaseCheckpointManager):
         return deleted
 
     def _prune_versions(self, key: str) -> None:
-        """Keep at most ``max_versions`` versions of an overwritten object."""
+        """Keep at most ``max_versions`` versions of an overwritten object.
+
+        S3 lists the versions of a key newest first (LastModified has only second
+        resolution, so it cannot order them); delete markers do not count.
+        """
         if not self.params.versioning_enabled:
             return
         with self._translate(f"ListObjectVersions {key}"):
-            res = self._client.list_object_versions(Bucket=self._bucket, Prefix=key)
-        versions = [v for v in res.get("Versions", []) + res.get("DeleteMarkers", []) if v["Key"] == key]
-        versions.sort(key=lambda v: v["LastModified"], reverse=True)
-        for old in versions[self.params.max_versions :]:
-            with self._translate(f"DeleteObject {key} version"):
-                self._client.delete_object(Bucket=self._bucket, Key=key, VersionId=old["VersionId"])
+            res = self._client.list_object_versions(Bucket=self._bucket, Prefix=key, MaxKeys=1000)
+        versions = [v for v in res.get("Versions", []) if v["Key"] == key]
+        latest = [v for v in versions if v.get("IsLatest")]
+        ordered = latest + [v for v in versions if not v.get("IsLatest")]
+        doomed = [{"Key": key, "VersionId": v["VersionId"]} for v in ordered[self.params.max_versions :]]
+        if doomed:
+            with self._translate(f"DeleteObjects {key} versions"):
+                self._client.delete_objects(Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True})
 
     # ------------------------------------------------------------------ layout
     def _thread_dir(self, thread_id: str) -> str:
         return f"{self._prefix}{_enc(thread_id)}/"
 
+    def _ns_dir(self, thread_id: str, ns: str) -> str:
+        return f"{self._thread_dir(thread_id)}r/{_enc(ns) or '~'}/"
+
     def _record_key(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
-        return f"{self._thread_dir(thread_id)}r/{_enc(ns) or '~'}/{_rev(checkpoint_id)}"
+        return f"{self._ns_dir(thread_id, ns)}{_rev(checkpoint_id)}"
 
     def _records_prefix(self, thread_id: str, ns: str | None) -> str:
-        base = f"{self._thread_dir(thread_id)}r/"
-        return base if ns is None else f"{base}{_enc(ns) or '~'}/"
+        return f"{self._thread_dir(thread_id)}r/" if ns is None else self._ns_dir(thread_id, ns)
 
     def _blob_key(self, thread_id: str, ns: str, channel: str, version: ChannelVersion) -> str:
         return f"{self._thread_dir(thread_id)}b/{_enc(ns) or '~'}/{_enc(channel)}/{_enc(json.dumps(version))}"
 
     def _writes_prefix(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
-        return f"{self._thread_dir(thread_id)}w/{_enc(ns) or '~'}/{_rev(checkpoint_id)}/"
+        return self._record_key(thread_id, ns, checkpoint_id) + "/"
+
+    @staticmethod
+    def _after_record(record_key: str) -> str:
+        """A StartAfter cursor past a record *and* its writes (``/`` < ``0``; ``~0`` never occurs)."""
+        return record_key + "0"
 
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
@@ -322,28 +457,108 @@ class S3CheckpointManager(BaseCheckpointManager):
             for ns, b in blobs
         ]
         # Blobs first (immutable: If-None-Match), then the record that names them.
-        list(self._pool.map(lambda job: self._put(job[0], job[1], if_none_match=True), jobs))
+        self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
         if _enc(tid).startswith("~h"):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
-        self._put(self._record_key(tid, record.checkpoint_ns, record.checkpoint_id), pack_record(record, with_payload=True))
+        self._put(self._record_key(tid, record.checkpoint_ns, record.checkpoint_id), pack_record(record, with_payload=True), cache=True)
 
-    def _latest_key(self, thread_id: str, ns: str) -> str | None:
-        return next(iter(self._list(self._records_prefix(thread_id, ns), max_keys=1)), None)
+    def _locate(self, thread_id: str, ns: str, checkpoint_id: str | None) -> Entry | None:
+        """``[key, etag, has_writes]`` of a record: the latest via one LIST, a given id without I/O."""
+        if checkpoint_id is not None:
+            return [self._record_key(thread_id, ns, checkpoint_id), None, None]
+        return next(self._record_entries(self._ns_dir(thread_id, ns), want=1), None)
 
     def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
-        key = self._latest_key(thread_id, checkpoint_ns) if checkpoint_id is None else self._record_key(thread_id, checkpoint_ns, checkpoint_id)
-        if key is None:
-            return None
-        got = self._get(key)
-        return unpack_record(got[0]) if got else None
+        for _attempt in range(3):
+            entry = self._locate(thread_id, checkpoint_ns, checkpoint_id)
+            if entry is None:
+                return None
+            raw = self._fetch(entry[0], entry[1])
+            if raw is not None:
+                return unpack_record(raw)
+            if checkpoint_id is not None:
+                return None
+            # the listed latest was deleted meanwhile: list again
+        return None
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
-        record = self._read_record(thread_id, checkpoint_ns, checkpoint_id)
-        if record is None:
-            return None
-        writes_future = self._pool.submit(self._read_writes, thread_id, checkpoint_ns, record.checkpoint_id)
-        blobs = self._read_blobs(thread_id, checkpoint_ns, list(record.channel_versions.items()))
-        return StoredBundle(record, blobs, writes_future.result())
+        for _attempt in range(3):
+            entry = self._locate(thread_id, checkpoint_ns, checkpoint_id)
+            if entry is None:
+                return None
+            bundles = self._bundles([(entry, None)])
+            if bundles:
+                return bundles[0]
+            if checkpoint_id is not None:
+                return None
+        return None
+
+    def _bundles(self, items: Sequence[tuple[Entry, StoredRecord | None]]) -> list[StoredBundle]:
+        """Bundles of listed records in three parallel rounds: records + writes listings,
+        then every missing blob and write body of all of them at once."""
+        def list_writes(key: str) -> list[tuple[str, str]]:
+            return list(self._list_objects(key + "/"))
+
+        jobs: list[Callable[[], Any]] = []
+        slots: list[tuple[int | None, int | None]] = []
+        for entry, record in items:
+            rec_slot = None
+            if record is None:
+                rec_slot = len(jobs)
+                jobs.append(lambda e=entry: self._fetch(e[0], e[1]))
+            w_slot = None
+            if entry[2] is not False:
+                w_slot = len(jobs)
+                jobs.append(lambda e=entry: list_writes(e[0]))
+            slots.append((rec_slot, w_slot))
+        results = self._run(jobs)
+        records: list[StoredRecord | None] = []
+        listed_writes: list[list[tuple[str, str]]] = []
+        for (_entry, record), (rec_slot, w_slot) in zip(items, slots):
+            if rec_slot is not None:
+                raw = results[rec_slot]
+                record = unpack_record(raw) if raw is not None else None
+            records.append(record)
+            listed_writes.append(results[w_slot] if w_slot is not None else [])
+        # Round two: blob and write bodies of every found record, deduplicated.
+        fetch: dict[str, tuple[str, str | None, bool]] = {}
+        split: list[tuple[dict[BlobKey, StoredBlob], list[BlobKey]]] = []
+        for record, writes in zip(records, listed_writes):
+            if record is None:
+                split.append(({}, []))
+                continue
+            cached, missing = self._split_cached_blobs(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
+            split.append((cached, missing))
+            for ch, ver in missing:
+                key = self._blob_key(record.thread_id, record.checkpoint_ns, ch, ver)
+                fetch[key] = (key, None, False)
+            for key, etag in writes:
+                fetch[key] = (key, etag, True)
+        order = list(fetch)
+        bodies = dict(zip(order, self._fetch_many([fetch[k] for k in order])))
+        out = []
+        for record, writes, (cached, missing) in zip(records, listed_writes, split):
+            if record is None:
+                continue
+            blobs = dict(cached)
+            for ch, ver in missing:
+                raw = bodies.get(self._blob_key(record.thread_id, record.checkpoint_ns, ch, ver))
+                if raw is not None:
+                    blobs[(ch, ver)] = self._blob_from(ch, ver, raw)
+            stored_writes = [self._write_from(bodies[k]) for k, _ in writes if bodies.get(k) is not None]
+            out.append(StoredBundle(record, blobs, stored_writes))
+        return out
+
+    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
+        """As the base class, but records, writes listings, blobs and writes of a chunk of
+        checkpoints are fetched in parallel rounds, and writes are listed only for
+        checkpoints the record listing showed to have some."""
+        self._require_open()
+        entries = self._query_entries(query)
+        for i in range(0, len(entries), _BUNDLE_CHUNK):
+            chunk = entries[i : i + _BUNDLE_CHUNK]
+            for bundle in self._bundles([(entry, record) for record, entry in chunk]):
+                yield self._attach_elements(self._open_bundle(bundle))
 
     def _thread_ids_listed(self) -> list[str]:
         out = []
@@ -357,46 +572,70 @@ class S3CheckpointManager(BaseCheckpointManager):
                 out.append(unquote(component))
         return out
 
+    def _ns_dirs(self, thread_id: str, ns: str | None) -> list[str]:
+        if ns is not None:
+            return [self._ns_dir(thread_id, ns)]
+        return list(self._list(self._records_prefix(thread_id, None), delimiter="/"))
+
     def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
-        threads = [query.thread_id] if query.thread_id is not None else self._thread_ids_listed()
+        return iter([record for record, _entry in self._query_entries(query)])
+
+    def _query_entries(self, query: RecordQuery) -> list[tuple[StoredRecord, Entry]]:
+        """Records matching ``query`` (newest first by its order) with their listing entries."""
+        def load(entries: Sequence[Entry]) -> list[tuple[StoredRecord, Entry]]:
+            raws = self._fetch_many([(e[0], e[1], True) for e in entries])
+            return [
+                (unpack_record(raw, include_payload=query.include_payload), e)
+                for raw, e in zip(raws, entries)
+                if raw is not None
+            ]
+
+        end = None if query.limit is None else query.offset + query.limit
         if query.thread_id is not None and query.checkpoint_ns is not None and query.checkpoint_id is not None:
-            rec = self._read_record(query.thread_id, query.checkpoint_ns, query.checkpoint_id)
-            found = [rec] if rec is not None and record_matches(rec, query) else []
-            return iter(found[query.offset : None if query.limit is None else query.offset + query.limit])
-        indexed = query.thread_id is not None and query.checkpoint_ns is not None and query.order == "checkpoint_id" and not (
-            query.metadata or query.tags or query.status or query.workflow_id or query.older_than or query.kind
-        )
-        if indexed:
-            # Reverse-sorted keys: list exactly offset + limit keys after the `before` cursor.
-            start = self._record_key(query.thread_id, query.checkpoint_ns, query.before_id) if query.before_id else None
-            want = None if query.limit is None else query.offset + query.limit
-            keys = list(self._list(self._records_prefix(query.thread_id, query.checkpoint_ns), start_after=start, max_keys=want))
-            keys = keys[query.offset :]
-            raws = self._get_many(keys)
-            found = [unpack_record(r, include_payload=query.include_payload) for r in raws if r is not None]
-            found = [r for r in found if record_matches(r, query)]  # hashed long ids sort by hash: re-check
-            found.sort(key=sort_key(query), reverse=True)
-            return iter(found)
+            entry = [self._record_key(query.thread_id, query.checkpoint_ns, query.checkpoint_id), None, None]
+            found = [(r, e) for r, e in load([entry]) if record_matches(r, query)]
+            return found[query.offset : end]
+        if query.thread_id is not None and query.checkpoint_ns is not None and query.order == "checkpoint_id":
+            # Keys sort newest first: read pages of the listing until offset + limit match.
+            prefix = self._ns_dir(query.thread_id, query.checkpoint_ns)
+            start = self._after_record(self._record_key(query.thread_id, query.checkpoint_ns, query.before_id)) if query.before_id else None
+            filtered = bool(query.metadata or query.tags or query.status or query.workflow_id or query.older_than or query.kind)
+            want = None if (end is None or filtered) else end
+            found = []
+            batch: list[Entry] = []
+            for entry in self._record_entries(prefix, start_after=start, want=want):
+                batch.append(entry)
+                if len(batch) >= (want or max(64, 2 * (end or 0))):
+                    found += [(r, e) for r, e in load(batch) if record_matches(r, query)]
+                    batch = []
+                    if end is not None and len(found) >= end:
+                        break
+            if batch and (end is None or len(found) < end):
+                found += [(r, e) for r, e in load(batch) if record_matches(r, query)]
+            found.sort(key=lambda item: sort_key(query)(item[0]), reverse=True)  # hashed long ids: re-sort
+            return found[query.offset : end]
+        threads = [query.thread_id] if query.thread_id is not None else self._thread_ids_listed()
         found = []
         for tid in threads:
-            keys = list(self._list(self._records_prefix(tid, query.checkpoint_ns)))
-            for raw in self._get_many(keys):
-                if raw is not None:
-                    rec = unpack_record(raw, include_payload=query.include_payload)
-                    if record_matches(rec, query):
-                        found.append(rec)
-        found.sort(key=sort_key(query), reverse=True)
-        end = None if query.limit is None else query.offset + query.limit
-        return iter(found[query.offset : end])
+            for ns_dir in self._ns_dirs(tid, query.checkpoint_ns):
+                entries = list(self._record_entries(ns_dir))
+                found += [(r, e) for r, e in load(entries) if record_matches(r, query)]
+        found.sort(key=lambda item: sort_key(query)(item[0]), reverse=True)
+        return found[query.offset : end]
+
+    @staticmethod
+    def _blob_from(channel: str, version: ChannelVersion, raw: bytes) -> StoredBlob:
+        typ, data, checksum = _unpack(raw)[:3]
+        return StoredBlob(channel, version, typ, data, checksum)
+
+    @staticmethod
+    def _write_from(raw: bytes) -> StoredWrite:
+        task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
+        return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
 
     def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
         raws = self._get_many([self._blob_key(thread_id, checkpoint_ns, ch, ver) for ch, ver in keys])
-        out = {}
-        for (ch, ver), raw in zip(keys, raws):
-            if raw is not None:
-                typ, data, checksum = _unpack(raw)[:3]
-                out[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
-        return out
+        return {(ch, ver): self._blob_from(ch, ver, raw) for (ch, ver), raw in zip(keys, raws) if raw is not None}
 
     def _write_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool) -> None:
         prefix = self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)
@@ -404,18 +643,14 @@ class S3CheckpointManager(BaseCheckpointManager):
         def put(w: StoredWrite) -> bool:
             body = _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path])
             # Insert-if-absent for regular writes is the store's own conditional PUT.
-            return self._put(f"{prefix}{_enc(w.task_id)}.{w.idx}", body, if_none_match=not replace)
+            return self._put(f"{prefix}{_enc(w.task_id)}.{w.idx}", body, if_none_match=not replace, cache=True)
 
-        list(self._pool.map(put, writes))
+        self._run([lambda w=w: put(w) for w in writes])
 
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
-        keys = list(self._list(self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)))
-        out = []
-        for raw in self._get_many(keys):
-            if raw is not None:
-                task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
-                out.append(StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path))
-        return out
+        listed = list(self._list_objects(self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)))
+        raws = self._fetch_many([(k, etag, True) for k, etag in listed])
+        return [self._write_from(raw) for raw in raws if raw is not None]
 
     def _update_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, *, status: str | None = None,
                        metadata: dict[str, Any] | None = None, tags: list[str] | None = None, updated_at: float) -> bool:
@@ -425,23 +660,44 @@ class S3CheckpointManager(BaseCheckpointManager):
             if got is None:
                 return False
             rec = apply_update(unpack_record(got[0]), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
-            if self._put(key, pack_record(rec, with_payload=True), if_match=got[1] or None):
+            if self._put(key, pack_record(rec, with_payload=True), if_match=got[1] or None, cache=True):
                 return True
         raise BackendUnavailableError(f"{self._where}: checkpoint {checkpoint_id!r} kept changing while being updated")
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
-        existing = [k for k in (self._record_key(thread_id, ns, cid) for ns, cid in keys) if self._head(k)]
+        wanted = {self._record_key(thread_id, ns, cid) for ns, cid in keys}
+        if len(wanted) <= _HEAD_PROBES:
+            probes = sorted(wanted)
+            exists = self._run([lambda k=k: self._head(k) for k in probes])
+            existing = [k for k, ok in zip(probes, exists) if ok]
+            with_writes = probes  # unknown: list each
+        else:
+            existing, with_writes = [], []
+            for ns_dir in {self._ns_dir(thread_id, ns) for ns, _cid in keys}:
+                listed = self._list_objects(ns_dir, delimiter=None)
+                for key, _etag in listed:
+                    rel = key[len(ns_dir) :]
+                    record_key = ns_dir + rel.split("/", 1)[0]
+                    if record_key not in wanted:
+                        continue
+                    if "/" in rel:
+                        if not with_writes or with_writes[-1] != record_key:
+                            with_writes.append(record_key)
+                    else:
+                        existing.append(key)
         # Records first: once a record is gone nothing points at its writes.
         self._delete_keys(existing)
-        for ns, cid in keys:
-            self._delete_keys(self._list(self._writes_prefix(thread_id, ns, cid)))
+        listed_writes = self._run([lambda k=k: list(self._list(k + "/")) for k in with_writes])
+        self._delete_keys(k for keys_ in listed_writes for k in keys_)
         return len(existing)
 
     def _delete_thread(self, thread_id: str) -> None:
         directory = self._thread_dir(thread_id)
-        records = list(self._list(directory + "r/"))
+        keys = list(self._list(directory))
+        records = [k for k in keys if k.startswith(directory + "r/") and k[len(directory) + 2 :].count("/") == 1]
         self._delete_keys(records)  # records first, then everything they referenced
-        self._delete_keys(self._list(directory))
+        rest = set(records)
+        self._delete_keys(k for k in keys if k not in rest)
 
     def _list_thread_ids(self) -> Iterator[str]:
         return iter(self._thread_ids_listed())

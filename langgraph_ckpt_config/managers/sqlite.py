@@ -366,7 +366,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 writes = self._read_writes_on(conn, rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
                 bundles.append(StoredBundle(rec, blobs, writes))
         for bundle in bundles:
-            yield self._open_bundle(bundle)
+            yield self._attach_elements(self._open_bundle(bundle))
 
     def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
         clauses: list[str] = []

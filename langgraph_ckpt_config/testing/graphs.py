@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import operator
+import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -131,17 +133,39 @@ class FanState(TypedDict, total=False):
 
 
 def fanout_graph(calls: dict[str, int], fail_once: set[str]):
+    """``Send`` fan-out over ``items``; each item in ``fail_once`` raises on its first run.
+
+    The failing branch raises only after every other branch has returned (plus a short
+    grace period for LangGraph to record their writes). Without that ordering the
+    scenario is racy with *any* checkpointer, ``InMemorySaver`` included: a branch still
+    running when its sibling fails is cancelled and legitimately runs again on resume.
+    """
+    lock = threading.Lock()
+    finished: set[str] = set()
+    others_done = threading.Event()
+    expected: set[str] = set()
+
     def split(state: FanState) -> dict[str, Any]:
         return {}
 
     def route(state: FanState):
+        expected.clear()
+        expected.update(set(state["items"]) - fail_once)
         return [Send("work", {"items": [item]}) for item in state["items"]]
 
     def work(state: FanState) -> dict[str, Any]:
         item = state["items"][0]
-        calls[item] = calls.get(item, 0) + 1
-        if item in fail_once and calls[item] == 1:
+        with lock:
+            calls[item] = calls.get(item, 0) + 1
+            first_run = calls[item] == 1
+        if item in fail_once and first_run:
+            others_done.wait(timeout=10)
+            time.sleep(0.2)
             raise RuntimeError(f"transient failure on {item}")
+        with lock:
+            finished.add(item)
+            if expected <= finished:
+                others_done.set()
         return {"results": [f"done {item}"]}
 
     builder = StateGraph(FanState)
@@ -251,11 +275,13 @@ def scenario_send_failure(saver) -> dict[str, Any]:
     calls: dict[str, int] = {}
     graph = fanout_graph(calls, fail_once={"b"}).compile(checkpointer=saver)
     error = None
+    # durability="sync": the failing step's successful branches are saved before the error
+    # surfaces (with "async", LangGraph may shut its executor down while a save is queued).
     try:
-        graph.invoke({"items": ["a", "b", "c"]}, _cfg("fan"))
+        graph.invoke({"items": ["a", "b", "c"]}, _cfg("fan"), durability="sync")
     except RuntimeError as exc:
         error = str(exc)
-    final = graph.invoke(None, _cfg("fan"))
+    final = graph.invoke(None, _cfg("fan"), durability="sync")
     return {
         "error": error,
         "calls": dict(sorted(calls.items())),  # a and c must have run exactly once

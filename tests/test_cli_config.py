@@ -1,0 +1,145 @@
+"""``lgckpt managers`` and ``lgckpt config validate|show``: in-process (CliRunner) and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from langgraph_ckpt_config.cli import app
+
+SECRET = "cli-secret-password-value"
+MEMORY = "langgraph_ckpt_config.managers.memory:MemoryCheckpointManager"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config_file(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("LGCKPT_CLI_SECRET", SECRET)
+    monkeypatch.delenv("LANGGRAPH_CKPT_MANAGER", raising=False)
+    config = {
+        "checkpoint_managers": {
+            "fast": {"class_path": MEMORY, "priority": 50, "tags": ["mem"], "description": "in memory"},
+            "disk": {
+                "class_path": "langgraph_ckpt_config.managers.sqlite:SqliteCheckpointManager",
+                "priority": 90,
+                "parameters": {"database_path": str(tmp_path / "c.db")},
+            },
+            "cache": {
+                "class_path": "langgraph_ckpt_config.managers.redis:RedisCheckpointManager",
+                "enabled": False,
+                "parameters": {"password": "${LGCKPT_CLI_SECRET}", "url": "redis://app:${LGCKPT_CLI_SECRET}@h:6379/0"},
+            },
+        },
+        "default_manager": "fast",
+    }
+    path = tmp_path / "lgckpt.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert SECRET not in result.output + result.stderr
+    return result
+
+
+def test_managers_table_and_json(config_file):
+    table = run("--config", str(config_file), "managers")
+    assert table.exit_code == 0, table.output
+    assert "fast (default)" in table.output and "disk" in table.output
+    data = json.loads(run("--config", str(config_file), "--json", "managers").output)
+    assert [m["name"] for m in data] == ["disk", "fast", "cache"]  # priority desc
+    assert [m["name"] for m in data if m["default"]] == ["fast"]
+    assert data[-1]["enabled"] is False
+
+
+def test_manager_option_and_env_mark_the_default(config_file, monkeypatch):
+    data = json.loads(run("--config", str(config_file), "--manager", "disk", "--json", "managers").output)
+    assert [m["name"] for m in data if m["default"]] == ["disk"]
+    monkeypatch.setenv("LANGGRAPH_CKPT_CONFIG", str(config_file))
+    monkeypatch.setenv("LANGGRAPH_CKPT_MANAGER", "disk")
+    data = json.loads(run("--json", "managers").output)
+    assert [m["name"] for m in data if m["default"]] == ["disk"]
+
+
+def test_validate_ok_and_json(config_file):
+    ok = run("config", "validate", str(config_file))
+    assert ok.exit_code == 0 and ok.output.startswith("valid:")
+    summary = json.loads(run("--json", "config", "validate", str(config_file)).output)
+    assert summary["valid"] is True and sorted(summary["enabled"]) == ["disk", "fast"]
+
+
+def test_validate_lists_each_problem_on_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LGCKPT_CLI_SECRET", SECRET)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint_managers": {
+                    "r": {
+                        "class_path": "redis",
+                        "parameters": {"port": "abc", "db": "x", "password": {"oops": "${LGCKPT_CLI_SECRET}"}},
+                    }
+                }
+            }
+        )
+    )
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: checkpoint_managers.r.parameters.port: got 'abc', expected an integer"
+    assert len(lines) == 3 and all(line.startswith("error: checkpoint_managers.r.parameters.") for line in lines)
+    assert "Traceback" not in result.output + result.stderr
+    as_json = json.loads(run("--json", "config", "validate", str(bad)).stdout)
+    assert as_json["valid"] is False and len(as_json["errors"]) == 3
+
+
+def test_validate_yaml_syntax_error_names_the_line(tmp_path):
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text("checkpoint_managers:\n  a: {class_path: memory\n")
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1 and "syntax.yaml:" in result.stderr
+
+
+def test_show_yaml_json_and_one_manager(config_file):
+    shown = run("--config", str(config_file), "config", "show")
+    assert shown.exit_code == 0, shown.output
+    doc = yaml.safe_load(shown.output)
+    cache = doc["checkpoint_managers"]["cache"]["parameters"]
+    assert cache["password"] == "***" and cache["url"] == "***" and cache["port"] == 6379
+    as_json = json.loads(run("--config", str(config_file), "--json", "config", "show", "--manager", "disk").output)
+    assert list(as_json["checkpoint_managers"]) == ["disk"]
+    assert as_json["checkpoint_managers"]["disk"]["parameters"]["table_name"] == "workflow_checkpoints"
+    missing = run("--config", str(config_file), "config", "show", "--manager", "nope")
+    assert missing.exit_code == 1 and "no manager named 'nope'" in missing.stderr
+
+
+def test_real_process_exit_codes_and_json(config_file, tmp_path):
+    env = {**os.environ, "LGCKPT_CLI_SECRET": SECRET, "COLUMNS": "200", "PYTHONPATH": str(REPO)}
+
+    def lgckpt(*args: str) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "langgraph_ckpt_config.cli", *args],
+            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+        )
+        assert SECRET not in proc.stdout + proc.stderr
+        return proc
+
+    # global options may come after the command: main() hoists them
+    ok = lgckpt("config", "show", "--config", str(config_file), "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["checkpoint_managers"]["cache"]["parameters"]["password"] == "***"
+    managers = lgckpt("--config", str(config_file), "managers", "--json")
+    assert managers.returncode == 0 and {m["name"] for m in json.loads(managers.stdout)} == {"fast", "disk", "cache"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"x": {"class_path": "memory"}}, "default_manager": "y"}))
+    failed = lgckpt("config", "validate", str(bad))
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert failed.stderr.strip() == "error: default_manager: names unknown manager 'y'; configured: ['x']"
