@@ -65,6 +65,12 @@ def make_savers(tmp: Path, stack: ExitStack, *, include_async: bool = False) -> 
     plain.initialize()
     stack.callback(plain.close)
     savers["ours:sqlite(no compression)"] = ConfigCheckpointSaver(plain)
+    if "list_storage" in SqliteCheckpointManager.parameters_model.model_fields:
+        # Lists stored whole per version (the pre-"linear storage" layout), to show that trade-off.
+        whole = SqliteCheckpointManager({"database_path": str(tmp / "ours-whole.db"), "cleanup_interval": 0, "list_storage": False})
+        whole.initialize()
+        stack.callback(whole.close)
+        savers["ours:sqlite(list_storage off)"] = ConfigCheckpointSaver(whole)
     return savers
 
 
@@ -290,6 +296,8 @@ def main() -> None:
                 "ours:sqlite(no compression)": db_size(tmp / "ours-plain.db"),
             }
         }
+        if "ours:sqlite(list_storage off)" in savers:
+            sizes["bytes stored after chat"]["ours:sqlite(list_storage off)"] = db_size(tmp / "ours-whole.db")
         report.append(ratio_table("Storage", sizes, "SqliteSaver", unit="bytes"))
 
         async def run_async() -> dict[str, float]:

@@ -290,3 +290,23 @@ def test_regular_writes_are_insert_if_absent_via_conditional_put(s3_server):
         m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="001", writes=[("task", 0, "c", "bytes", data, "")], replace=False)
     assert [w.data for w in m.get_langgraph_bundle("t").writes] == [b"first"]
     m.close()
+
+
+def test_bulk_delete_removes_records_then_their_writes(s3_server):
+    m = _manager(s3_server.endpoint_url)
+    parent = None
+    for i in range(30):
+        cid = f"{i:03}"
+        _put(m, "t", cid, parent=parent)
+        parent = cid
+        if i % 3 == 0:
+            _writes(m, "t", cid)
+    _writes(m, "t", "999")  # writes without a record (e.g. a crash mid-delete)
+    doomed = [("", f"{i:03}") for i in range(25)] + [("", "999")]
+    assert m.delete_checkpoints("t", doomed) == 25  # > _HEAD_PROBES: one listing instead of HEADs
+    assert [r.checkpoint_id for r in m.query_records(RecordQuery(thread_id="t"))] == ["029", "028", "027", "026", "025"]
+    left = [k[len(m._thread_dir("t")):] for k in _all_keys(m)]
+    assert sum(k.startswith("r/") for k in left) == 5 + 2  # 5 records + the writes of 027
+    assert sum(k.startswith("b/") for k in left) == 5  # unreferenced blobs collected
+    assert len(m.get_langgraph_bundle("t", "", "027").writes) == 2
+    m.close()

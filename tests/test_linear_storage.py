@@ -1,0 +1,168 @@
+"""Linear storage: list channel values stored as manifests of content-addressed elements."""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from typing import Annotated, Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
+
+from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, MANIFEST_BLOB_TYPE, RecordQuery
+from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+from langgraph_ckpt_config.testing.graphs import run_scenario
+
+SMALL = ["memory", "sqlite"]
+
+
+class ListState(TypedDict, total=False):
+    items: list[Any]
+    log: Annotated[list[str], operator.add]
+
+
+def _set_items(state: ListState) -> dict[str, Any]:
+    return {"log": ["x"]}
+
+
+def _graph(saver):
+    builder = StateGraph(ListState)
+    builder.add_node("step", _set_items)
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    return builder.compile(checkpointer=saver)
+
+
+def _element_keys(manager, thread_id: str) -> set[tuple[str, str]]:
+    return {(ns, ver) for ns, ch, ver in manager._list_blob_keys(thread_id) if ch == ELEMENT_CHANNEL}
+
+
+def _referenced(manager, thread_id: str) -> set[tuple[str, str]]:
+    return manager._referenced_elements(thread_id, manager.query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+    max_leaves=6,
+)
+list_values = st.lists(values, max_size=6) | values
+
+
+def _small_manager(kind: str, tmp_path):
+    from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
+    from langgraph_ckpt_config.managers.sqlite import SqliteCheckpointManager
+
+    if kind == "memory":
+        manager = MemoryCheckpointManager({"cleanup_interval": 0})
+    else:
+        manager = SqliteCheckpointManager({"database_path": str(tmp_path / "prop.db"), "cleanup_interval": 0})
+    manager.initialize()
+    return manager
+
+
+@pytest.mark.parametrize("kind", SMALL)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sequence=st.lists(list_values, min_size=1, max_size=6), prune_to=st.integers(0, 3))
+def test_random_list_sequences_round_trip_and_never_leak(kind, tmp_path, sequence, prune_to):
+    manager = _small_manager(kind, tmp_path)
+    ours = _graph(ConfigCheckpointSaver(manager))
+    reference = _graph(InMemorySaver())
+    thread = f"p-{uuid.uuid4().hex[:8]}"
+    cfg = {"configurable": {"thread_id": thread}}
+    for value in sequence:
+        ours.invoke({"items": value}, cfg)
+        reference.invoke({"items": value}, cfg)
+        assert ours.get_state(cfg).values == reference.get_state(cfg).values
+    assert [s.values for s in ours.get_state_history(cfg)] == [s.values for s in reference.get_state_history(cfg)]
+    if prune_to:
+        manager.prune_thread(thread, keep_last=prune_to)
+    else:
+        manager.delete_thread(thread)
+    assert _element_keys(manager, thread) == _referenced(manager, thread)  # nothing leaked, nothing missing
+    if prune_to:
+        assert ours.get_state(cfg).values == reference.get_state(cfg).values
+    manager.close()
+
+
+def test_each_message_stored_once(manager_factory):
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    chat = chat_graph().compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "once"}}
+    for i in range(12):
+        chat.invoke({"messages": [HumanMessage("m" * 300 + str(i), id=f"h{i}")]}, cfg)
+    # 12 human + 12 AI messages: 24 distinct elements, however many checkpoints name them
+    assert len(_element_keys(manager, "once")) == 24
+    manifests = [
+        b for rec in manager.query_records(RecordQuery(thread_id="once", include_payload=False))
+        for b in manager._read_blobs("once", "", list(rec.channel_versions.items())).values()
+        if b.payload_type == MANIFEST_BLOB_TYPE
+    ]
+    assert len(manifests) >= 12
+    assert manager.verify_checkpoint(chat.get_state(cfg).config["configurable"]["checkpoint_id"], thread_id="once")
+
+
+def test_missing_element_is_reported(manager_factory):
+    manager = manager_factory()
+    chat = _graph(ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "gap"}}
+    chat.invoke({"items": ["a", "b", "c"]}, cfg)
+    victim = sorted(_element_keys(manager, "gap"))[0]
+    manager._delete_blobs("gap", [(victim[0], ELEMENT_CHANNEL, victim[1])])
+    manager._blob_cache.clear()
+    from langgraph_ckpt_config.errors import IntegrityError
+
+    with pytest.raises(IntegrityError, match="list element"):  # never a silently shorter list
+        manager.get_langgraph_bundle("gap")
+    checkpoint_id = manager.query_records(RecordQuery(thread_id="gap", checkpoint_ns="", limit=1))[0].checkpoint_id
+    assert manager.verify_checkpoint(checkpoint_id, thread_id="gap") is False
+
+
+def test_switch_off_and_data_written_either_way_stays_readable(manager_factory):
+    on = manager_factory(list_storage=True)
+    off = manager_factory(list_storage=False)
+    shared = on.get_checkpoint_metadata is not None  # same storage per test (see conftest)
+    assert shared
+    cfg = {"configurable": {"thread_id": "mixed"}}
+    _graph(ConfigCheckpointSaver(on)).invoke({"items": [1, 2, 3]}, cfg)
+    graph_off = _graph(ConfigCheckpointSaver(off))
+    if on is not off and not off.list_thread_ids():  # the memory backend keeps storage per instance
+        graph_off = _graph(ConfigCheckpointSaver(on))
+        on.params.list_storage = False
+    graph_off.invoke({"items": [1, 2, 3, 4]}, cfg)
+    history = [s.values["items"] for s in graph_off.get_state_history(cfg) if "items" in s.values]
+    assert history[0] == [1, 2, 3, 4] and [1, 2, 3] in history
+
+
+@pytest.mark.parametrize("scenario", ["chat", "interrupt", "time_travel", "subgraph", "async", "typed_state"])
+def test_graphs_match_with_list_storage_off(manager_factory, scenario):
+    ours = run_scenario(scenario, ConfigCheckpointSaver(manager_factory(list_storage=False)))
+    assert ours == run_scenario(scenario, InMemorySaver())
+
+
+def test_export_import_copy_keep_elements(manager_factory, tmp_path):
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    chat = _graph(saver)
+    cfg = {"configurable": {"thread_id": "src"}}
+    for n in range(1, 4):
+        chat.invoke({"items": list(range(n))}, cfg)
+    saver.copy_thread("src", "dst")
+    assert chat.get_state({"configurable": {"thread_id": "dst"}}).values["items"] == [0, 1, 2]
+    assert _element_keys(manager, "dst") == _referenced(manager, "dst")
+    path = tmp_path / "src.json"
+    manager.export_threads(["src"], str(path))
+    manager.delete_thread("src")
+    assert _element_keys(manager, "src") == set()
+    manager.import_checkpoint(str(path))
+    assert chat.get_state(cfg).values["items"] == [0, 1, 2]
+    assert _element_keys(manager, "src") == _referenced(manager, "src")
+
