@@ -40,6 +40,7 @@ from langgraph.checkpoint.base import (
 
 from langgraph_ckpt_config.errors import InvalidInputError
 from langgraph_ckpt_config.managers.base import (
+    ELEMENT_DIGEST_SIZE,
     BaseCheckpointManager,
     OpenedBundle,
     OpenedWrite,
@@ -169,7 +170,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         """Linear storage: a manifest of element hashes plus each element not yet stored.
 
         Each element is serialized on its own by the serde and content-addressed by a
-        blake2b-256 of its type and bytes, so a message shared by every later version of
+        blake2b-128 of its type and bytes, so a message shared by every later version of
         the list is stored once per thread (docs/design.md, "Linear storage").
         """
         serde = self.serde
@@ -178,7 +179,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         hashes: list[str] = []
         for element in value:
             typ, raw = serde.dumps_typed(element)
-            digest = hashlib.blake2b(typ.encode() + b"\0" + raw, digest_size=32).hexdigest()
+            digest = hashlib.blake2b(typ.encode() + b"\0" + raw, digest_size=ELEMENT_DIGEST_SIZE).hexdigest()
             hashes.append(digest)
             if digest not in queued and not self.manager.element_known(thread_id, ns, digest):
                 queued.add(digest)

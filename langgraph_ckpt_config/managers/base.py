@@ -217,22 +217,20 @@ class OpenedBundle:
         return {h for typ, raw in self.blobs.values() if typ == MANIFEST_BLOB_TYPE for h in unpack_manifest(raw)}
 
 
-def pack_manifest(hashes: Sequence[str]) -> bytes:
-    import msgpack
+#: Element digests are blake2b-128: collisions are out of reach for the elements of one
+#: thread, and a manifest costs 16 bytes per element (it is rewritten at every version).
+ELEMENT_DIGEST_SIZE = 16
 
-    return msgpack.packb(list(hashes), use_bin_type=True)
+
+def pack_manifest(hashes: Sequence[str]) -> bytes:
+    """A manifest body: the element digests, 16 raw bytes each, in list order."""
+    return b"".join(bytes.fromhex(h) for h in hashes)
 
 
 def unpack_manifest(raw: bytes) -> list[str]:
-    import msgpack
-
-    try:
-        hashes = msgpack.unpackb(raw, raw=False)
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
-        raise IntegrityError(f"list manifest is damaged: {exc}") from None
-    if not isinstance(hashes, list):
-        raise IntegrityError("list manifest is damaged: not a list")
-    return hashes
+    if len(raw) % ELEMENT_DIGEST_SIZE:
+        raise IntegrityError(f"list manifest is damaged: {len(raw)} bytes is not a multiple of {ELEMENT_DIGEST_SIZE}")
+    return [raw[i : i + ELEMENT_DIGEST_SIZE].hex() for i in range(0, len(raw), ELEMENT_DIGEST_SIZE)]
 
 
 class BaseCheckpointManager(ICheckpointManager):
