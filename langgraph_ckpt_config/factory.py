@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, SecretStr
 
 from langgraph_ckpt_config.config.loader import CheckpointConfig, load_config, resolve_manager_name
-from langgraph_ckpt_config.config.redact import REDACTED, redact_url
+from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key, redact_url
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ManagerError
 from langgraph_ckpt_config.registry import get_manager_class
 
@@ -61,16 +61,22 @@ def _secrets_of(params: Any) -> list[str]:
     """Every SecretStr value inside a parameters model (to scrub them from log lines)."""
     found: list[str] = []
 
-    def walk(value: Any) -> None:
+    def walk(value: Any, key: str = "") -> None:
         if isinstance(value, SecretStr):
             if value.get_secret_value():
                 found.append(value.get_secret_value())
+        elif isinstance(value, str):
+            # Plain strings under secret-looking keys too (e.g. a custom backend's backend_config).
+            if value and key and is_secret_key(key):
+                found.append(value)
         elif isinstance(value, BaseModel):
             for name in type(value).model_fields:
-                walk(getattr(value, name))
+                walk(getattr(value, name), name)
+            for name, extra in (value.model_extra or {}).items():
+                walk(extra, name)
         elif isinstance(value, Mapping):
-            for v in value.values():
-                walk(v)
+            for k, v in value.items():
+                walk(v, str(k))
         elif isinstance(value, (list, tuple)):
             for v in value:
                 walk(v)

@@ -231,3 +231,27 @@ def test_register_rejects_a_non_path_string_and_view_is_read_only():
     assert view["sqlite"].endswith(":SqliteCheckpointManager")
     with pytest.raises(TypeError):
         view["x"] = "y"  # type: ignore[index]
+
+
+class LeakyManager(MemoryCheckpointManager):
+    """Fails to start with an error that repeats its credentials (as some drivers do)."""
+
+    parameters_model = MemoryParameters
+
+    def _open(self) -> None:
+        raise ConnectionRefusedError(f"auth failed for password {self.params.model_extra.get('password')}")
+
+
+def test_backend_config_secrets_never_in_errors():
+    config = {
+        "checkpoint_managers": {
+            "leaky": {
+                "class_path": "langgraph_ckpt_config.managers.custom:CustomCheckpointManager",
+                "parameters": {"backend": f"{__name__}:LeakyManager", "backend_config": {"password": "hunter2-plugin-secret"}},
+            }
+        }
+    }
+    with CheckpointManagerFactory(config) as factory:
+        with pytest.raises(BackendUnavailableError) as info:
+            factory.create_manager("leaky")
+    assert "hunter2-plugin-secret" not in str(info.value)

@@ -143,6 +143,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "put_record": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
+            "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path) VALUES (?,?,?,?,?,?,?,?,?,?)',
             "put_write_replace": f'INSERT OR REPLACE INTO "{t}_writes" (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path) VALUES (?,?,?,?,?,?,?,?,?,?)',
             "get_writes": f'SELECT task_id, idx, channel, payload_type, payload, checksum, task_path FROM "{t}_writes" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
@@ -325,12 +326,24 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     ) -> dict[BlobKey, StoredBlob]:
         # Point lookups on the primary key: constant SQL (cached statement), O(log n) each;
         # blobs this process already verified are not read again (see _split_cached_blobs).
+        # Many versions of one channel (a list's elements) are fetched by one query instead.
         get = self._sql["get_blob"]
         out, missing = self._split_cached_blobs(thread_id, ns, keys) if use_cache else ({}, list(keys))
+        by_channel: dict[str, list[ChannelVersion]] = {}
         for channel, version in missing:
-            row = conn.execute(get, (thread_id, ns, channel, _version_key(version))).fetchone()
-            if row is not None:
-                out[(channel, version)] = StoredBlob(channel, version, row[0], row[1], row[2])
+            by_channel.setdefault(channel, []).append(version)
+        for channel, versions in by_channel.items():
+            if len(versions) <= 4:
+                for version in versions:
+                    row = conn.execute(get, (thread_id, ns, channel, _version_key(version))).fetchone()
+                    if row is not None:
+                        out[(channel, version)] = StoredBlob(channel, version, row[0], row[1], row[2])
+                continue
+            wanted = {_version_key(v): v for v in versions}
+            rows = conn.execute(self._sql["get_blobs_of_channel"], (thread_id, ns, channel, json.dumps(list(wanted))))
+            for key, typ, payload, checksum in rows:
+                version = wanted[key]
+                out[(channel, version)] = StoredBlob(channel, version, typ, payload, checksum)
         return out
 
     def _read_writes_on(self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str) -> list[StoredWrite]:
