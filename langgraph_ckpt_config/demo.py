@@ -22,7 +22,6 @@ from langgraph.graph.message import add_messages
 from langgraph.types import Command, interrupt
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from typing_extensions import TypedDict
 
 
@@ -75,31 +74,15 @@ def build_graph():
     return builder
 
 
-def _history_table(graph, config) -> Table:
-    table = Table(title=f"history of {config['configurable']['thread_id']} (newest first)")
-    for col in ("checkpoint", "step", "source", "next", "messages"):
-        table.add_column(col)
-    for snap in graph.get_state_history(config):
-        md = snap.metadata or {}
-        table.add_row(
-            snap.config["configurable"]["checkpoint_id"][-12:],
-            str(md.get("step")),
-            str(md.get("source")),
-            ",".join(snap.next) or "-",
-            str(len(snap.values.get("messages", []))),
-        )
-    return table
+def show_with_cli(*args: str) -> None:
+    """Print what an operator would see: the CLI's own commands and tables."""
+    from langgraph_ckpt_config.cli import app
 
-
-def _stats_table(stats: dict[str, Any]) -> Table:
-    table = Table(title=f"manager {stats['manager']!r} ({stats['backend']})")
-    table.add_column("statistic")
-    table.add_column("value")
-    for key in ("total_threads", "total_checkpoints", "total_size_bytes", "storage_size_bytes", "compression", "encryption"):
-        table.add_row(key, str(stats.get(key)))
-    for key, value in sorted(stats.get("operations", {}).items()):
-        table.add_row(f"ops.{key}", str(value))
-    return table
+    try:
+        app(args=list(args), prog_name="lgckpt", standalone_mode=False)
+    except SystemExit as exc:  # typer exits after a command; only a failure matters here
+        if exc.code:
+            raise
 
 
 def main() -> None:
@@ -131,9 +114,10 @@ def main() -> None:
         forked = graph.invoke(None, fork_config)
         console.print(f"forked answer: {escape(str(forked['messages'][-1].content))}")
 
-        console.print(_history_table(graph, question))
-        console.print(_history_table(graph, refund))
-        console.print(_stats_table(manager.get_statistics()))
+    # The operator's view of the same store, through lgckpt's own tables.
+    show_with_cli("history", "ticket-1001", "--limit", "6")
+    show_with_cli("history", "ticket-1002")
+    show_with_cli("stats")
 
 
 if __name__ == "__main__":
