@@ -166,3 +166,14 @@ def test_export_import_copy_keep_elements(manager_factory, tmp_path):
     assert chat.get_state(cfg).values["items"] == [0, 1, 2]
     assert _element_keys(manager, "src") == _referenced(manager, "src")
 
+
+
+def test_more_elements_than_cache_entries(manager_factory):
+    """Cache placeholders evicted before they are opened are re-read, never reported corrupt."""
+    manager = manager_factory(cache_size=3)
+    chat = _graph(ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "big-list"}}
+    chat.invoke({"items": [f"element {i}" for i in range(40)]}, cfg)
+    chat.invoke({"items": [f"element {i}" for i in range(45)]}, cfg)
+    assert chat.get_state(cfg).values["items"] == [f"element {i}" for i in range(45)]
+    assert [len(s.values.get("items", [])) for s in chat.get_state_history(cfg)][:2] == [45, 45]

@@ -7,10 +7,12 @@ import os
 import sqlite3
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError, IntegrityError
+from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
 from langgraph_ckpt_config.managers.records import RecordQuery
 from langgraph_ckpt_config.managers.sqlite import SqliteCheckpointManager
 
@@ -19,6 +21,30 @@ def _manager(path, **params) -> SqliteCheckpointManager:
     m = SqliteCheckpointManager({"database_path": str(path), "cleanup_interval": 0, **params})
     m.initialize()
     return m
+
+
+def _put(m, thread_id: str, checkpoint_id: str, *, ns: str = "", metadata=None, versions=None, writes=()) -> None:
+    """A LangGraph-shaped checkpoint whose blob and write payloads are arbitrary bytes."""
+    versions = versions if versions is not None else {"c": 1}
+    m.put_langgraph_checkpoint(
+        thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, parent_checkpoint_id=None,
+        workflow_id=None, created_at=time.time(), payload_type="bytes", payload=b"payload-" + checkpoint_id.encode(),
+        metadata=metadata or {}, channel_versions=versions,
+        blobs=[(ch, v, "bytes", f"{ch}@{v}".encode()) for ch, v in versions.items()],
+    )
+    if writes:
+        m.put_langgraph_writes(
+            thread_id=thread_id, checkpoint_ns=ns, checkpoint_id=checkpoint_id, replace=False,
+            writes=[("task", i, ch, "bytes", data, "") for i, (ch, data) in enumerate(writes)],
+        )
+
+
+def _traced(m) -> list[str]:
+    """Statements every pooled connection of ``m`` runs from now on."""
+    statements: list[str] = []
+    for conn in m._connections:
+        conn.set_trace_callback(statements.append)
+    return statements
 
 
 def test_survives_a_new_instance_and_uses_wal(tmp_path):
@@ -31,6 +57,33 @@ def test_survives_a_new_instance_and_uses_wal(tmp_path):
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     version = conn.execute('SELECT value FROM "workflow_checkpoints_meta" WHERE key = ?', ("schema_version",)).fetchone()[0]
     assert version == "0"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"workflow_checkpoints", "workflow_checkpoints_blobs", "workflow_checkpoints_writes", "workflow_checkpoints_meta"} <= tables
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"workflow_checkpoints_idx_workflow_id", "workflow_checkpoints_idx_thread_id", "workflow_checkpoints_idx_timestamp"} <= indexes
+    conn.close()
+
+
+def test_table_name_prefixes_every_table_and_indexes_follow_index_fields(tmp_path):
+    db = tmp_path / "named.db"
+    with _manager(db, table_name="ckpt_v2", index_fields=["status"]) as m:
+        _put(m, "t", "c1", writes=[("w", b"x")])
+        assert m.get_langgraph_bundle("t").writes[0].data == b"x"
+    conn = sqlite3.connect(db)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"ckpt_v2", "ckpt_v2_blobs", "ckpt_v2_writes", "ckpt_v2_meta", "ckpt_v2_idx_status"} <= names
+    assert "ckpt_v2_idx_workflow_id" not in names and "workflow_checkpoints" not in names
+    conn.close()
+    with _manager(tmp_path / "plain.db", enable_indexes=False) as m:
+        m.save_checkpoint("c1", {"a": 1}, "wf", "t")
+    conn = sqlite3.connect(tmp_path / "plain.db")
+    assert not [r for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'") if "_idx_" in r[0] and "checkpoint_id" not in r[0]]
+    conn.close()
+
+
+def test_in_memory_database_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="in-memory"):
+        _manager(":memory:")
 
 
 def test_table_name_injection_rejected(tmp_path):
@@ -48,8 +101,35 @@ def test_unwritable_path_is_backend_unavailable(tmp_path):
 def test_damaged_database_file_is_reported(tmp_path):
     db = tmp_path / "broken.db"
     db.write_bytes(b"this is not sqlite" * 100)
+    m = SqliteCheckpointManager({"database_path": str(db), "cleanup_interval": 0})
     with pytest.raises(IntegrityError, match="broken.db"):
-        _manager(db)
+        m.initialize()
+    assert m._connections == []  # the failed open left no connection behind
+
+
+def test_lock_held_by_another_process_is_waited_for_then_reported(tmp_path):
+    db = tmp_path / "locked.db"
+    _manager(db).close()
+    blocker = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN EXCLUSIVE")
+    releaser = threading.Timer(0.5, lambda: blocker.execute("COMMIT"))
+    releaser.start()
+    with _manager(db, connection_timeout=10) as m:  # the schema check waits for the lock
+        m.save_checkpoint("c1", {"a": 1}, "wf", "t")
+        assert m.load_checkpoint("c1") == {"a": 1}
+    releaser.join()
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        m = SqliteCheckpointManager({"database_path": str(db), "cleanup_interval": 0, "connection_timeout": 0.3})
+        started = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match="locked.db"):
+            m.initialize()
+            m.save_checkpoint("c2", {"a": 2}, "wf", "t")
+        assert time.monotonic() - started < 5  # bounded by connection_timeout, not forever
+        m.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
 
 
 def _writer(path: str, n: int, worker: int) -> None:
@@ -98,6 +178,11 @@ def test_threads_share_one_manager(tmp_path):
             t.join()
         assert not errors
         assert len(m.list_thread_ids()) == 4
+        assert 1 <= len(m._connections) <= m.params.connection_pool_size
+        opened = list(m._connections)
+    for conn in opened:  # close() closed every connection, whichever thread used it
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
 
 
 def test_versions_of_every_type_round_trip(tmp_path):
@@ -110,21 +195,90 @@ def test_versions_of_every_type_round_trip(tmp_path):
         )
         bundle = m.get_langgraph_bundle("t")
         assert {k: type(k[1]) for k in bundle.blobs} == {(ch, v): type(v) for ch, v in versions.items()}
+        assert {k: raw for k, (_, raw) in bundle.blobs.items()} == {(ch, v): ch.encode() for ch, v in versions.items()}
         assert set(m._list_blob_keys("t")) == {("", ch, v) for ch, v in versions.items()}
+        keys = list(m._list_blob_keys("t"))
+        assert sorted((ch, type(v).__name__) for _, ch, v in keys) == sorted((ch, type(v).__name__) for ch, v in versions.items())
+    with _manager(tmp_path / "v.db") as m:  # a new instance: read straight from the file, no cache
+        stored = m._read_blobs("t", "", list(versions.items()))
+        assert {k: (type(k[1]), b.payload_type) for k, b in stored.items()} == {
+            (ch, v): (type(v), "bytes") for ch, v in versions.items()
+        }
+        assert m._read_blobs("t", "", [("i", 7.0), ("i", "7"), ("f", "2.5")]) == {}
 
 
 def test_metadata_filter_runs_in_sql(tmp_path):
     with _manager(tmp_path / "f.db") as m:
         for i in range(20):
             m.save_checkpoint(f"c{i}", {"i": i}, "wf", "t", metadata={"source": "loop" if i % 2 else "input", "step": i})
-        statements: list[str] = []
-        for conn in m._connections:
-            conn.set_trace_callback(statements.append)
+        statements = _traced(m)
         found = m.query_records(RecordQuery(metadata={"source": "loop", "step": 3}, include_payload=False))
         assert [r.checkpoint_id for r in found] == ["c3"]
+        assert found[0].payload is None
         select = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-        assert len(select) == 1
-        assert "json_extract(metadata" in select[0] and "payload," not in select[0]
+        assert len(select) == 1  # one statement: the filter is in the WHERE clause, not a Python loop
+        assert "json_extract(metadata" in select[0] and " payload," not in select[0]
+        # LangGraph's filtered list (thread, ns, filter, limit): one index range of the thread,
+        # read newest first straight off the primary key (no sort, no full scan), filter in SQL.
+        query = RecordQuery(thread_id="t", checkpoint_ns="", metadata={"source": "loop"}, limit=3)
+        sql, args, python_side = m._query_sql(query)
+        assert python_side == {} and "json_extract(metadata" in sql and "loop" in args
+        plan = " | ".join(str(r[-1]) for r in m._run(lambda c: c.execute("EXPLAIN QUERY PLAN " + sql, args).fetchall(), mode=None))
+        assert plan.startswith("SEARCH") and "(thread_id=? AND checkpoint_ns=?)" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+        assert [r.checkpoint_id for r in m.query_records(query)] == ["c9", "c7", "c5"]  # ids order as strings
+
+
+def test_metadata_filters_match_the_memory_manager(tmp_path):
+    """Equality exactly as the reference backend's (Python ``==``), whatever runs in SQL."""
+    docs = [
+        {"source": "loop", "step": 1, "flag": True, "ratio": 1.0, "tags": ["a", "b"], "n": None, 'we"ird': 1, "a.b": "x"},
+        {"source": "input", "step": "1", "flag": 1, "ratio": 1, "tags": ["a"], "nested": {"k": [1, 2]}},
+        {"source": "loop", "step": 2, "flag": False, "ratio": 1.5, "tags": '["a", "b"]', "n": 0, "big": 2**70},
+        {"step": 1.0, "flag": "true", "nested": {"k": [1, 2]}, "big": 2**70 + 1},
+    ]
+    filters = [
+        {"source": "loop"}, {"step": 1}, {"step": "1"}, {"step": 1.0}, {"flag": True}, {"flag": 1}, {"flag": False},
+        {"flag": 0}, {"flag": "true"}, {"ratio": 1}, {"tags": ["a", "b"]}, {"tags": '["a", "b"]'}, {"n": None},
+        {"n": 0}, {"nested": {"k": [1, 2]}}, {'we"ird': 1}, {"a.b": "x"}, {"big": 2**70}, {"missing": None},
+        {"source": "loop", "step": 2}, {},
+    ]
+    sqlite_m = _manager(tmp_path / "parity.db")
+    memory_m = MemoryCheckpointManager({"cleanup_interval": 0})
+    memory_m.initialize()
+    try:
+        for m in (sqlite_m, memory_m):
+            for i, md in enumerate(docs):
+                _put(m, f"t{i % 2}", f"c{i}", metadata=md)
+        for flt in filters:
+            for limit, offset in ((None, 0), (1, 1)):
+                query = RecordQuery(metadata=flt, limit=limit, offset=offset, include_payload=False)
+                got = [r.checkpoint_id for r in sqlite_m.query_records(query)]
+                want = [r.checkpoint_id for r in memory_m.query_records(query)]
+                assert got == want, (flt, limit, offset)
+    finally:
+        sqlite_m.close()
+        memory_m.close()
+
+
+def test_get_tuple_and_list_are_batched_reads(tmp_path):
+    """get_tuple: one read transaction of a few statements; list: statements independent of its length."""
+    with _manager(tmp_path / "batch.db", cache_enabled=False) as m:
+        for i in range(30):
+            _put(m, "t", f"{i:03}", versions={"a": i, "b": 1}, writes=[("x", b"w%d" % i), ("y", b"v")])
+        statements = _traced(m)
+        bundle = m.get_langgraph_bundle("t")
+        assert bundle.record.checkpoint_id == "029" and [w.data for w in bundle.writes] == [b"w29", b"v"]
+        assert statements[0] == "BEGIN DEFERRED" and statements[-1] == "COMMIT"
+        assert len(statements) <= 6
+        statements.clear()
+        listed = list(m.iter_langgraph_bundles(RecordQuery(thread_id="t")))
+        assert [b.record.checkpoint_id for b in listed] == [f"{i:03}" for i in reversed(range(30))]
+        assert all(b.blobs[("a", int(b.record.checkpoint_id))] == ("bytes", b"a@%d" % int(b.record.checkpoint_id)) for b in listed)
+        assert all([w.data for w in b.writes] == [b"w%d" % int(b.record.checkpoint_id), b"v"] for b in listed)
+        assert statements.count("BEGIN DEFERRED") == 1 and len(statements) <= 8
+        many = m._read_writes_many("t", "", ["000", "001", "nope"])
+        assert {cid: sorted(w.idx for w in ws) for cid, ws in many.items()} == {"000": [0, 1], "001": [0, 1], "nope": []}
 
 
 def test_raw_tampering_detected(tmp_path):
@@ -137,23 +291,57 @@ def test_raw_tampering_detected(tmp_path):
         raw.commit()
         raw.close()
         assert m.verify_checkpoint("c1") is False
+        assert m.query_records(RecordQuery(checkpoint_id="c1"))[0].status == "corrupted"
         with pytest.raises(IntegrityError):
             m.load_checkpoint("c1")
+
+
+def test_raw_tampering_of_a_blob_detected(tmp_path):
+    db = tmp_path / "tamper-blob.db"
+    with _manager(db) as m:
+        _put(m, "t", "c1", versions={"c": 3})
+    raw = sqlite3.connect(db)
+    raw.execute('UPDATE "workflow_checkpoints_blobs" SET payload = ? WHERE channel = ?', (b"forged", "c"))
+    raw.commit()
+    raw.close()
+    with _manager(db) as m:  # a fresh process view: nothing cached
+        with pytest.raises(IntegrityError):
+            m.get_langgraph_bundle("t")
+        assert m.verify_checkpoint("c1", thread_id="t") is False
 
 
 def test_backups_and_retention(tmp_path):
     backups = tmp_path / "backups"
     with _manager(tmp_path / "b.db", backup_path=str(backups), backup_retention=1) as m:
         m.save_checkpoint("c1", {"a": 1}, "wf", "t")
-        old = backups / "b-20000101T000000000000Z.db"
         backups.mkdir(parents=True, exist_ok=True)
-        old.write_bytes(b"old")
-        os.utime(old, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+        old_by_mtime = backups / "b-20000101T000000000000Z.db"
+        old_by_mtime.write_bytes(b"old")
+        os.utime(old_by_mtime, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+        # the time in the name decides (a copied backup gets a fresh mtime)
+        old_by_name = backups / f"b-{(datetime.now(timezone.utc) - timedelta(days=2)):%Y%m%dT%H%M%S}Z.db"
+        old_by_name.write_bytes(b"old")
+        recent = backups / f"b-{(datetime.now(timezone.utc) - timedelta(hours=1)):%Y%m%dT%H%M%S}Z.db"
+        recent.write_bytes(b"recent")
+        stale_tmp = backups / ".b-interrupted.db.tmp"
+        stale_tmp.write_bytes(b"partial")
+        os.utime(stale_tmp, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+        unrelated = backups / "other-20000101T000000Z.db"
+        unrelated.write_bytes(b"not ours")
+        os.utime(unrelated, (time.time() - 3 * 86400, time.time() - 3 * 86400))
         path = m.backup_now()
-        assert path.exists() and not old.exists()
-        restored = _manager(path)
+        assert path.parent == backups and path.name.startswith("b-") and path.name.endswith("Z.db")
+        assert datetime.strptime(path.name, "b-%Y%m%dT%H%M%SZ.db")  # <stem>-YYYYmmddTHHMMSSZ.db
+        assert path.exists() and recent.exists() and unrelated.exists()
+        assert not old_by_mtime.exists() and not old_by_name.exists() and not stale_tmp.exists()
+        assert not list(backups.glob("*.tmp"))
+        m.save_checkpoint("c2", {"a": 2}, "wf", "t")  # after the backup: not in it
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert [r[0] for r in check.execute('SELECT checkpoint_id FROM "workflow_checkpoints"')] == ["c1"]
+    check.close()
+    with _manager(path) as restored:
         assert restored.load_checkpoint("c1") == {"a": 1}
-        restored.close()
 
 
 def test_background_backup_runs_and_stops(tmp_path):
@@ -165,5 +353,17 @@ def test_background_backup_runs_and_stops(tmp_path):
         time.sleep(0.1)
     assert list(backups.glob("auto-*.db"))
     worker = m._backup_thread
+    started = time.monotonic()
     m.close()
     assert worker is not None and not worker.is_alive()
+    assert time.monotonic() - started < 5
+
+
+def test_background_backup_stops_promptly_with_a_long_interval(tmp_path):
+    m = _manager(tmp_path / "slow.db", backup_enabled=True, backup_interval=3600, backup_path=str(tmp_path / "bk"))
+    worker = m._backup_thread
+    assert worker is not None and worker.is_alive()
+    started = time.monotonic()
+    m.close()
+    assert not worker.is_alive() and time.monotonic() - started < 2
+    assert not (tmp_path / "bk").exists() or not list((tmp_path / "bk").glob("*.db"))

@@ -1,105 +1,213 @@
-"""Compressors by name, each with a stable one-byte id written into record headers."""
+"""Compressors by name, each with a stable one-byte id written into record headers.
+
+The id, not the name, is what a stored record carries, so ids are wire format: never
+renumber one. A reader picks the decompressor from the record's id, whatever the
+current configuration says.
+
+lz4 and zstandard are imported on first use; a missing library is reported as a
+``CodecError`` carrying the ``pip install`` line that fixes it. Each compressor
+translates its library's "corrupt input" exceptions into ``CodecError`` itself, so
+callers handle one error type. Integrity of the bytes is not checked here: that is
+the job of the checksum (plaintext records) and of AES-GCM (encrypted records).
+"""
 
 from __future__ import annotations
 
+import importlib
 import threading
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from types import MappingProxyType, ModuleType
+from typing import Any
 
 from langgraph_ckpt_config.errors import CodecError
 
 
-@dataclass(frozen=True)
 class Compressor:
-    name: str
-    id: int
-    compress: Callable[[bytes, int | None], bytes]
-    decompress: Callable[[bytes], bytes]
+    """One algorithm: ``compress(data, level)`` and ``decompress(data)`` on bytes.
 
+    ``levels`` is the range :meth:`resolve_level` accepts; ``default_level`` is used
+    when the configuration gives none.
+    """
 
-def _gzip_compress(data: bytes, level: int | None) -> bytes:
-    # zlib framing (not the gzip file format): same DEFLATE, 18 bytes less per record.
-    return zlib.compress(data, 6 if level is None else level)
+    name: str = ""
+    id: int = -1
+    levels: range = range(0, 1)
+    default_level: int = 0
 
+    def resolve_level(self, level: int | None) -> int:
+        """The level to pass to :meth:`compress`; checked once at configuration time, not per call."""
+        if level is None:
+            return self.default_level
+        if isinstance(level, bool) or not isinstance(level, int) or level not in self.levels:
+            raise CodecError(
+                f"compression level {level!r} is not valid for {self.name!r}; "
+                f"use an integer from {self.levels.start} to {self.levels.stop - 1}"
+            )
+        return level
 
-def _lz4_module():
-    try:
-        import lz4.frame
-    except ImportError:
-        raise CodecError(
-            "compression 'lz4' needs the lz4 package: pip install 'langgraph-ckpt-config[lz4]'"
-        ) from None
-    return lz4.frame
+    def ensure_available(self) -> None:
+        """Raise ``CodecError`` with an install hint if the backing library is missing."""
 
-
-def _lz4_compress(data: bytes, level: int | None) -> bytes:
-    return _lz4_module().compress(data, compression_level=0 if level is None else level)
-
-
-def _lz4_decompress(data: bytes) -> bytes:
-    return _lz4_module().decompress(data)
-
-
-class _ZstdCodec:
-    """zstd (de)compressor objects are costly to build and not thread-safe: one per thread and level."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def _objects(self) -> dict:
-        objs = getattr(self._local, "objs", None)
-        if objs is None:
-            objs = self._local.objs = {}
-        return objs
-
-    def compress(self, data: bytes, level: int | None) -> bytes:
-        import zstandard
-
-        objs = self._objects()
-        key = ("c", 3 if level is None else level)
-        comp = objs.get(key)
-        if comp is None:
-            comp = objs[key] = zstandard.ZstdCompressor(level=key[1])
-        return comp.compress(data)
+    def compress(self, data: bytes, level: int) -> bytes:
+        raise NotImplementedError
 
     def decompress(self, data: bytes) -> bytes:
-        import zstandard
+        raise NotImplementedError
 
-        objs = self._objects()
-        dec = objs.get("d")
+    def __repr__(self) -> str:
+        return f"<Compressor {self.name!r} id={self.id}>"
+
+
+class _LazyModule:
+    """Import a compression library on first use and keep it; a missing one names its install command."""
+
+    def __init__(self, module: str, install_hint: str) -> None:
+        self._name = module
+        self._hint = install_hint
+        self._module: ModuleType | None = None
+
+    def get(self) -> ModuleType:
+        module = self._module
+        if module is None:
+            try:
+                module = self._module = importlib.import_module(self._name)
+            except ImportError:
+                raise CodecError(f"compression needs the {self._name!r} package: {self._hint}") from None
+        return module
+
+
+class NoCompression(Compressor):
+    """Identity; also the id a record carries when compression was skipped for it."""
+
+    name = "none"
+    id = 0
+
+    def compress(self, data: bytes, level: int) -> bytes:
+        return data
+
+    def decompress(self, data: bytes) -> bytes:
+        return data
+
+
+class GzipCompressor(Compressor):
+    """DEFLATE with zlib framing: the gzip algorithm without the 18-byte gzip file header.
+
+    Stored bytes are not ``.gz`` files, so the shorter framing is enough (the record
+    header says what the body is) and saves bytes on every small record.
+    """
+
+    name = "gzip"
+    id = 1
+    levels = range(-1, 10)
+    default_level = 6
+
+    def compress(self, data: bytes, level: int) -> bytes:
+        return zlib.compress(data, level)
+
+    def decompress(self, data: bytes) -> bytes:
+        try:
+            return zlib.decompress(data)
+        except zlib.error as exc:
+            raise CodecError(f"decompression failed (gzip): {exc}") from None
+
+
+class Lz4Compressor(Compressor):
+    """lz4 frame format: the fastest option, for hot stores where CPU matters more than bytes."""
+
+    name = "lz4"
+    id = 2
+    levels = range(0, 17)
+    default_level = 0
+
+    def __init__(self) -> None:
+        self._lib = _LazyModule("lz4.frame", "pip install 'langgraph-ckpt-config[lz4]'")
+
+    def ensure_available(self) -> None:
+        self._lib.get()
+
+    def compress(self, data: bytes, level: int) -> bytes:
+        return self._lib.get().compress(data, compression_level=level)
+
+    def decompress(self, data: bytes) -> bytes:
+        try:
+            return self._lib.get().decompress(data)
+        except RuntimeError as exc:  # lz4.frame reports corrupt frames as RuntimeError
+            raise CodecError(f"decompression failed (lz4): {exc}") from None
+
+
+class ZstdCompressor(Compressor):
+    """Zstandard: the best ratio for its speed, and the default when compression is enabled.
+
+    ``ZstdCompressor``/``ZstdDecompressor`` objects are costly to build and must not be
+    shared between threads, so each thread keeps its own, one compressor per level.
+    """
+
+    name = "zstd"
+    id = 3
+    levels = range(-(1 << 17), 23)  # ZSTD_minCLevel() .. ZSTD_maxCLevel()
+    default_level = 3
+
+    def __init__(self) -> None:
+        self._lib = _LazyModule("zstandard", "pip install zstandard (a dependency of langgraph-ckpt-config)")
+        self._local = threading.local()
+
+    def ensure_available(self) -> None:
+        self._lib.get()
+
+    def _compressor(self, level: int) -> Any:
+        per_level: dict[int, Any] | None = getattr(self._local, "compressors", None)
+        if per_level is None:
+            per_level = self._local.compressors = {}
+        comp = per_level.get(level)
+        if comp is None:
+            comp = per_level[level] = self._lib.get().ZstdCompressor(level=level)
+        return comp
+
+    def _decompressor(self) -> Any:
+        dec = getattr(self._local, "decompressor", None)
         if dec is None:
-            dec = objs["d"] = zstandard.ZstdDecompressor()
-        return dec.decompress(data)
+            dec = self._local.decompressor = self._lib.get().ZstdDecompressor()
+        return dec
+
+    def compress(self, data: bytes, level: int) -> bytes:
+        return self._compressor(level).compress(data)
+
+    def decompress(self, data: bytes) -> bytes:
+        lib = self._lib.get()
+        try:
+            return self._decompressor().decompress(data)
+        except lib.ZstdError as exc:
+            raise CodecError(f"decompression failed (zstd): {exc}") from None
 
 
-_zstd = _ZstdCodec()
-
-_COMPRESSORS = {
-    c.name: c
-    for c in (
-        Compressor("none", 0, lambda data, level: data, lambda data: data),
-        Compressor("gzip", 1, _gzip_compress, zlib.decompress),
-        Compressor("lz4", 2, _lz4_compress, _lz4_decompress),
-        Compressor("zstd", 3, _zstd.compress, _zstd.decompress),
-    )
+_BY_NAME: dict[str, Compressor] = {
+    c.name: c for c in (NoCompression(), GzipCompressor(), Lz4Compressor(), ZstdCompressor())
 }
-_BY_ID = {c.id: c for c in _COMPRESSORS.values()}
+_BY_ID: dict[int, Compressor] = {c.id: c for c in _BY_NAME.values()}
+
+#: Read-only view of the registry, for listing (CLI, docs).
+COMPRESSORS: Mapping[str, Compressor] = MappingProxyType(_BY_NAME)
 
 
 def compressor_names() -> list[str]:
-    return list(_COMPRESSORS)
+    """Valid values of ``compression_algorithm``."""
+    return list(_BY_NAME)
 
 
 def get_compressor(name: str) -> Compressor:
+    """The compressor configured by name; unknown names list the valid ones."""
     try:
-        return _COMPRESSORS[name]
-    except KeyError:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
         raise CodecError(f"unknown compression algorithm {name!r}; choose one of {compressor_names()}") from None
 
 
 def compressor_by_id(ident: int) -> Compressor:
+    """The compressor a record's header names; an unknown id means a newer writer or a damaged header."""
     try:
         return _BY_ID[ident]
     except KeyError:
-        raise CodecError(f"record uses unknown compression id {ident}; written by a newer version?") from None
+        raise CodecError(
+            f"record uses unknown compression id {ident} (written by a newer version, or a damaged header)"
+        ) from None

@@ -1,46 +1,59 @@
 """``CodecPipeline``: compression, encryption, header and checksum for stored bytes.
 
-Stored layout (all records, blobs and writes)::
+``seal`` runs on write (compress, then encrypt, then prepend the header, see
+``header.py``); ``open`` undoes it on read, following the record's header rather
+than the pipeline's own settings. Both run for every channel value at every graph
+step, so everything that can be decided once (levels, header bytes, digest function)
+is decided in ``__init__``.
 
-    b"\\xcb\\x01"   magic
-    version       1 byte (1)
-    compression   1 byte (compression id, see compression.py)
-    flags         1 byte (bit 0: encrypted)
-    [if encrypted] key-id length (1 byte), key id (ascii), nonce (12 bytes)
-    body          compressed-then-encrypted bytes
-
-The header (everything before the body) is part of the AES-GCM associated data
-together with the caller's record key, so neither can be altered or swapped.
+Encrypted records authenticate, as AES-GCM associated data, the header up to the
+nonce (so compression id, flags and key id cannot be altered) followed by the
+caller's ``aad`` -- the record's key -- so ciphertext copied onto another record
+fails to open.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph_ckpt_config.codecs.checksum import get_digest
+from langgraph_ckpt_config.codecs.checksum import verify_checksum as _verify_checksum
 from langgraph_ckpt_config.codecs.compression import compressor_by_id, get_compressor
 from langgraph_ckpt_config.codecs.encryption import NONCE_SIZE, KeyRing
-from langgraph_ckpt_config.errors import CodecError, EncryptionError, IntegrityError
+from langgraph_ckpt_config.codecs.header import VERSION, encrypted_prefix, parse_header, plain_header
+from langgraph_ckpt_config.errors import CodecError, EncryptionError
 
-MAGIC = b"\xcb\x01"
-VERSION = 1
-FLAG_ENCRYPTED = 0x01
-_FIXED = len(MAGIC) + 3
-
-_HASHES = {
-    "sha256": lambda data: hashlib.sha256(data).hexdigest(),
-    "blake2b": lambda data: hashlib.blake2b(data, digest_size=32).hexdigest(),
-}
+_KEYS_HINT = (
+    "client_encryption.keys: encryption is enabled but no keys are configured; set it to "
+    "'${LGCKPT_ENCRYPTION_KEYS}' and export LGCKPT_ENCRYPTION_KEYS='key_id:BASE64KEY' "
+    "(generate one with: lgckpt keygen)"
+)
 
 
 def _field(params: Any, name: str, default: Any = None) -> Any:
-    if isinstance(params, Mapping):
-        return params.get(name, default)
-    return getattr(params, name, default)
+    """Read a parameter from a pydantic model, any attribute object, or a plain mapping."""
+    value = params.get(name) if isinstance(params, Mapping) else getattr(params, name, None)
+    return default if value is None else value
 
 
 class CodecPipeline:
+    """Turns raw bytes into stored bytes and back; see the module docstring for the guarantees."""
+
+    __slots__ = (
+        "_checksum_name",
+        "_compress",
+        "_compression_id",
+        "_compressor",
+        "_digest",
+        "_encrypted_prefixes",
+        "_keyring",
+        "_level",
+        "_min_size",
+        "_plain_headers",
+        "_require",
+    )
+
     def __init__(
         self,
         *,
@@ -51,126 +64,148 @@ class CodecPipeline:
         require_encryption: bool = False,
         checksum_algorithm: str = "sha256",
     ) -> None:
-        self._compressor = get_compressor(compression)
-        self._level = compression_level
-        self._min_size = max(0, int(compression_min_size))
+        compressor = get_compressor(compression)
+        compressor.ensure_available()  # fail at configuration time, not on the first write
+        if (
+            isinstance(compression_min_size, bool)
+            or not isinstance(compression_min_size, int)
+            or compression_min_size < 0
+        ):
+            raise CodecError(f"compression_min_size must be a non-negative integer, not {compression_min_size!r}")
+        if require_encryption and keyring is None:
+            raise CodecError(
+                "client_encryption.require is true but no encryption keys are configured: "
+                "every record would be written in plaintext and then refused"
+            )
+        self._compressor = compressor
+        self._level = compressor.resolve_level(compression_level)
+        self._min_size = compression_min_size
+        self._compression_id = compressor.id
+        self._compress = compressor.compress if compressor.id else None
         self._keyring = keyring
-        self._require = require_encryption
-        if checksum_algorithm not in _HASHES:
-            raise CodecError(f"unknown checksum algorithm {checksum_algorithm!r}; choose one of {sorted(_HASHES)}")
+        self._require = bool(require_encryption)
+        self._digest = get_digest(checksum_algorithm)
         self._checksum_name = checksum_algorithm
-        self._hash = _HASHES[checksum_algorithm]
-        self._plain_header = {cid: MAGIC + bytes((VERSION, cid, 0)) for cid in range(4)}
+        # A record is either compressed with the configured algorithm or not at all (id 0).
+        ids = {0, compressor.id}
+        self._plain_headers = {cid: plain_header(cid) for cid in ids}
+        self._encrypted_prefixes = (
+            {cid: encrypted_prefix(cid, keyring.primary) for cid in ids} if keyring is not None else {}
+        )
 
     @classmethod
     def from_parameters(cls, params: Any) -> CodecPipeline:
-        compression = "none"
+        """Build from manager parameters (pydantic model, attribute object or dict).
+
+        Reads ``compression_enabled``, ``compression_algorithm``, ``compression_level``,
+        ``compression_min_size``, ``checksum_algorithm`` and ``client_encryption``
+        (``enabled``, ``keys`` -- a string or ``SecretStr`` --, ``require`` defaulting to ``enabled``).
+        """
+        compression, level = "none", None
         if _field(params, "compression_enabled", False):
-            compression = _field(params, "compression_algorithm", "zstd") or "none"
-        enc = _field(params, "client_encryption")
+            # compression_level belongs to the algorithm; it means nothing while compression is off.
+            compression, level = _field(params, "compression_algorithm", "zstd"), _field(params, "compression_level")
         keyring = None
         require = False
-        if enc is not None and _field(enc, "enabled", False):
-            keys = _field(enc, "keys")
-            if hasattr(keys, "get_secret_value"):
-                keys = keys.get_secret_value()
-            if not keys:
+        encryption = _field(params, "client_encryption")
+        if encryption is not None:
+            enabled = bool(_field(encryption, "enabled", False))
+            require = bool(_field(encryption, "require", enabled))
+            if enabled:
+                keys = _field(encryption, "keys")
+                if hasattr(keys, "get_secret_value"):
+                    keys = keys.get_secret_value()
+                if not keys or (isinstance(keys, str) and not keys.strip()):
+                    raise CodecError(_KEYS_HINT)
+                keyring = KeyRing.from_spec(keys, source="client_encryption.keys")
+            elif require:
                 raise CodecError(
-                    "client_encryption.keys: encryption is enabled but no keys are configured; "
-                    "set it to '${LGCKPT_ENCRYPTION_KEYS}' and export 'key_id:BASE64KEY' "
-                    "(generate one with: lgckpt keygen)"
+                    "client_encryption.require is true but client_encryption.enabled is false: "
+                    "records would be written in plaintext and then refused"
                 )
-            keyring = KeyRing.from_spec(keys)
-            req = _field(enc, "require")
-            require = True if req is None else bool(req)
         return cls(
             compression=compression,
-            compression_level=_field(params, "compression_level"),
-            compression_min_size=_field(params, "compression_min_size", 256) or 0,
+            compression_level=level,
+            compression_min_size=_field(params, "compression_min_size", 256),
             keyring=keyring,
             require_encryption=require,
-            checksum_algorithm=_field(params, "checksum_algorithm", "sha256") or "sha256",
+            checksum_algorithm=_field(params, "checksum_algorithm", "sha256"),
         )
 
     @property
     def is_encrypted(self) -> bool:
+        """Whether new records are encrypted."""
         return self._keyring is not None
 
+    @property
+    def compression(self) -> str:
+        """The configured compression algorithm's name."""
+        return self._compressor.name
+
     def seal(self, raw: bytes, aad: bytes) -> bytes:
-        comp = self._compressor
+        """Stored bytes for ``raw``; ``aad`` (the record's key) must be passed again to :meth:`open`.
+
+        Compression is applied only to payloads of at least ``compression_min_size``
+        bytes and kept only if it shrinks them, so sealing never costs more than the header.
+        """
         body = raw
         cid = 0
-        if comp.id and len(raw) >= self._min_size:
-            packed = comp.compress(raw, self._level)
+        if self._compress is not None and len(raw) >= self._min_size:
+            packed = self._compress(raw, self._level)
             if len(packed) < len(raw):
-                body, cid = packed, comp.id
-        if self._keyring is None:
-            return self._plain_header[cid] + body
-        return self._keyring.encrypt_framed(MAGIC + bytes((VERSION, cid, FLAG_ENCRYPTED)), body, aad)
-
-    def _parse(self, stored: bytes) -> tuple[int, int, str | None, bytes | None, int]:
-        if len(stored) < _FIXED or stored[:2] != MAGIC:
-            raise CodecError("not a langgraph-ckpt-config record (bad header magic)")
-        version, cid, flags = stored[2], stored[3], stored[4]
-        if version != VERSION:
-            raise CodecError(f"record format version {version} is not supported (this version reads {VERSION})")
-        if not flags & FLAG_ENCRYPTED:
-            return cid, flags, None, None, _FIXED
-        if len(stored) < _FIXED + 1:
-            raise CodecError("truncated record header")
-        klen = stored[_FIXED]
-        start = _FIXED + 1
-        end = start + klen + NONCE_SIZE
-        if len(stored) < end:
-            raise CodecError("truncated record header")
-        try:
-            kid = stored[start : start + klen].decode("ascii")
-        except UnicodeDecodeError:
-            raise CodecError("record header has an invalid key id") from None
-        return cid, flags, kid, stored[start + klen : end], end
+                body, cid = packed, self._compression_id
+        keyring = self._keyring
+        if keyring is None:
+            return self._plain_headers[cid] + body
+        prefix = self._encrypted_prefixes[cid]
+        _key_id, nonce, ciphertext = keyring.encrypt(body, prefix + aad)
+        return b"".join((prefix, nonce, ciphertext))
 
     def open(self, stored: bytes, aad: bytes) -> bytes:
-        cid, flags, kid, nonce, offset = self._parse(stored)
-        body = stored[offset:]
-        if kid is not None:
-            if self._keyring is None:
-                raise EncryptionError(f"record is encrypted with key {kid!r} but no encryption keys are configured")
-            body = self._keyring.decrypt(kid, nonce, body, stored[:offset] + aad)
+        """The raw bytes sealed in ``stored``; any problem is a ``CodecError`` (``EncryptionError`` for keys)."""
+        header = parse_header(stored)
+        body = stored[header.body_offset :]
+        key_id = header.key_id
+        if key_id is not None:
+            keyring = self._keyring
+            if keyring is None:
+                raise EncryptionError(
+                    f"record is encrypted with key {key_id!r} but no encryption keys are configured "
+                    "(set client_encryption.keys)"
+                )
+            prefix = stored[: header.body_offset - NONCE_SIZE]
+            body = keyring.decrypt(key_id, header.nonce, body, prefix + aad)
         elif self._require:
             raise EncryptionError("plaintext record refused: encryption is required (client_encryption.require)")
-        if cid:
-            try:
-                body = compressor_by_id(cid).decompress(body)
-            except CodecError:
-                raise
-            except Exception as exc:  # each library raises its own error type for corrupt input
-                raise CodecError(f"decompression failed: {exc}") from None
+        if header.compression_id:
+            body = compressor_by_id(header.compression_id).decompress(body)
         return body
 
     def checksum(self, stored: bytes) -> str:
-        return f"{self._checksum_name}:{self._hash(stored)}"
+        """``"<algorithm>:<hex>"`` over the stored bytes, with the configured algorithm."""
+        return f"{self._checksum_name}:{self._digest(stored)}"
 
     @staticmethod
     def verify_checksum(stored: bytes, expected: str) -> None:
-        algo, _, digest = (expected or "").partition(":")
-        fn = _HASHES.get(algo)
-        if fn is None:
-            raise IntegrityError(f"unknown checksum {expected!r}")
-        if fn(stored) != digest:
-            raise IntegrityError("checksum mismatch: stored bytes were modified or damaged")
+        """Raise ``IntegrityError`` on mismatch; uses the algorithm named in ``expected``, not the config."""
+        _verify_checksum(stored, expected)
 
     def describe(self, stored: bytes) -> dict[str, Any]:
-        cid, flags, kid, _nonce, offset = self._parse(stored)
+        """What a stored record's header says, for operators; needs no keys and decodes no body."""
+        header = parse_header(stored)
         return {
-            "compression": compressor_by_id(cid).name,
-            "encrypted": kid is not None,
-            "key_id": kid,
+            "format_version": VERSION,
+            "compression": compressor_by_id(header.compression_id).name,
+            "encrypted": header.encrypted,
+            "key_id": header.key_id,
+            "header_size": header.body_offset,
+            "body_size": len(stored) - header.body_offset,
             "stored_size": len(stored),
-            "header_size": offset,
         }
 
     def __repr__(self) -> str:
+        keys = f" key_ids={list(self._keyring.key_ids)!r}" if self._keyring is not None else ""
         return (
-            f"<CodecPipeline compression={self._compressor.name!r} encrypted={self.is_encrypted} "
-            f"checksum={self._checksum_name!r}>"
+            f"<CodecPipeline compression={self._compressor.name!r} encrypted={self.is_encrypted}{keys} "
+            f"require_encryption={self._require} checksum={self._checksum_name!r}>"
         )

@@ -153,6 +153,11 @@ class LRUCache:
             self._bytes = 0
 
 
+#: Payload of a blob placeholder whose bytes are in the blob cache. Stored payloads are
+#: never empty (every sealed value has a header), so an empty one marks a placeholder.
+_CACHED = b""
+
+
 class _BoundedSet:
     """A thread-safe set that forgets its oldest members past ``maxsize``."""
 
@@ -527,7 +532,7 @@ class BaseCheckpointManager(ICheckpointManager):
             if hit is None:
                 missing.append(key)
             else:
-                cached[key] = StoredBlob(key[0], key[1], hit[2], b"", hit[0])
+                cached[key] = StoredBlob(key[0], key[1], hit[2], _CACHED, hit[0])
         return cached, missing
 
     def _read_blobs_cached(self, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
@@ -541,6 +546,13 @@ class BaseCheckpointManager(ICheckpointManager):
         cached = self._blob_cache.get(key)
         if cached is not None and cached[0] == blob.checksum:
             return cached[1]
+        if blob.payload == _CACHED:
+            # A placeholder from _split_cached_blobs whose cache entry was evicted since:
+            # read the stored bytes now rather than verify a payload we never fetched.
+            fetched = self._read_blobs(thread_id, ns, [(blob.channel, blob.version)]).get((blob.channel, blob.version))
+            if fetched is None:
+                raise IntegrityError(f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r} is missing")
+            blob = fetched
         raw = self._open_payload(
             blob.payload,
             blob.checksum,

@@ -6,7 +6,16 @@ whose index is the version, as in LangGraph's own SqliteSaver.
 
 Atomicity: a checkpoint's blobs and its record are written in one
 ``BEGIN IMMEDIATE`` transaction, so a reader (in WAL mode, a snapshot) never sees
-a record before its blobs, and a crash leaves either all or none of them.
+a record before its blobs, and a crash leaves either all or none of them. Reads
+that take several statements (a bundle: record, blobs, list elements, writes; a
+``list`` page) run in one read transaction, i.e. on one snapshot.
+
+Concurrency: a small LIFO pool of at most ``connection_pool_size`` connections
+(``check_same_thread=False`` is safe because a connection is used by one thread at
+a time: it is checked out of the pool for the duration of one operation). Several
+processes share the file through WAL + ``busy_timeout``; a ``database is locked``
+that still escapes (SQLite skips the busy handler where waiting could deadlock)
+is retried a bounded number of times within ``connection_timeout``.
 """
 
 from __future__ import annotations
@@ -16,18 +25,27 @@ import json
 import logging
 import os
 import queue
+import re
 import sqlite3
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph_ckpt_config.config.models import SqliteParameters
-from langgraph_ckpt_config.errors import BackendUnavailableError, IntegrityError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.errors import (
+    BackendUnavailableError,
+    ConfigError,
+    IntegrityError,
+    ManagerNotInitializedError,
+)
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle, unpack_manifest
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
+    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -39,6 +57,8 @@ from langgraph_ckpt_config.managers.records import (
 )
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _RECORD_COLS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, workflow_id, kind, payload_type, "
@@ -97,6 +117,9 @@ def _migrations(t: str) -> list[str]:
     ]
 
 
+#: ``index_fields`` -> index columns. Hot paths already served by primary keys: the latest
+#: checkpoint of (thread, ns) (``ORDER BY checkpoint_id DESC LIMIT 1``), blobs by key,
+#: writes of a checkpoint. These serve the manager API's listings (newest first by time).
 _INDEXES = {
     "workflow_id": "(workflow_id, created_at)",
     "timestamp": "(created_at)",
@@ -105,14 +128,39 @@ _INDEXES = {
     "checkpoint_ns": "(checkpoint_ns)",
 }
 
+#: How often a ``database is locked`` that escaped ``busy_timeout`` is retried (within
+#: ``connection_timeout`` in total).
+_BUSY_RETRIES = 8
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+_BACKUP_STAMP = "%Y%m%dT%H%M%SZ"
+
+_INT64 = (-(2**63), 2**63 - 1)
+
 
 def _version_key(version: ChannelVersion) -> str:
-    # JSON keeps 1, 1.5 and "1" distinct and round-trips each exactly.
+    """The stored form of a channel version: JSON, whose syntax is the type marker.
+
+    ``7``, ``7.0`` and ``"7"`` stay three distinct keys and each round-trips exactly.
+    """
     return json.dumps(version)
 
 
-def _json_path(key: str) -> str:
-    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _json_path(key: str) -> str | None:
+    """A JSON path selecting top-level ``key``, or None when SQLite's path syntax cannot name it."""
+    if '"' in key or "\\" in key:
+        return None
+    return '$."' + key + '"'
+
+
+def _is_busy(exc: BaseException) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+    text = str(exc)
+    return "locked" in text or "busy" in text
 
 
 class SqliteCheckpointManager(BaseCheckpointManager):
@@ -122,19 +170,23 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     # ------------------------------------------------------------------ connections
     def _open(self) -> None:
         p = self.params
+        if str(p.database_path).strip() in ("", ":memory:") or str(p.database_path).startswith("file::memory:"):
+            raise ConfigError(
+                "database_path: an in-memory SQLite database cannot be shared by the connection pool; "
+                "give a file path or use the memory manager"
+            )
         self.path = Path(p.database_path)
-        if str(self.path) == ":memory:":
-            raise BackendUnavailableError("database_path ':memory:' is not supported; use the memory manager")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BackendUnavailableError(f"cannot create the directory of SQLite database {self.path}: {exc}") from None
-        t = p.table_name
+        t = p.table_name  # validated as an identifier by SqliteParameters; quoted everywhere anyway
         self._t = t
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()  # warm cache first
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[sqlite3.Connection] = []  # every open connection (close() closes them all)
+        self._reserved = 0  # connections open or being opened (bounded by connection_pool_size)
         self._conn_lock = threading.Lock()
+        self._shutdown = False
+        self._backup_stop = threading.Event()
+        self._backup_thread: threading.Thread | None = None
         payload_cols = _RECORD_COLS.format(payload="payload")
+        write_cols = "thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path"
         self._sql = {
             "record_cols": payload_cols,
             "record_cols_nopayload": _RECORD_COLS.format(payload="NULL"),
@@ -144,17 +196,25 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
             "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
-            "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path) VALUES (?,?,?,?,?,?,?,?,?,?)',
-            "put_write_replace": f'INSERT OR REPLACE INTO "{t}_writes" (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path) VALUES (?,?,?,?,?,?,?,?,?,?)',
+            "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
+            "put_write_replace": f'INSERT OR REPLACE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
             "get_writes": f'SELECT task_id, idx, channel, payload_type, payload, checksum, task_path FROM "{t}_writes" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
+            "get_writes_many": f'SELECT checkpoint_id, task_id, idx, channel, payload_type, payload, checksum, task_path FROM "{t}_writes" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id IN (SELECT value FROM json_each(?))',
             "del_record": f'DELETE FROM "{t}" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
             "del_writes": f'DELETE FROM "{t}_writes" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
             "del_blob": f'DELETE FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
+            "thread_ids": f'SELECT DISTINCT thread_id FROM "{t}"',
+            "blob_keys": f'SELECT checkpoint_ns, channel, version FROM "{t}_blobs" WHERE thread_id = ?',
         }
-        with self._translate(), self._connection() as conn:
-            self._migrate(conn)
-        self._backup_stop = threading.Event()
-        self._backup_thread: threading.Thread | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot create the directory of SQLite database {self.path}: {exc}") from None
+        try:
+            self._run(self._migrate, mode="IMMEDIATE")
+        except BaseException:
+            self._close_connections()
+            raise
         if p.backup_enabled:
             self._backup_thread = threading.Thread(target=self._backup_worker, name=f"lgckpt-backup-{self.name}", daemon=True)
             self._backup_thread.start()
@@ -162,16 +222,76 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     def _new_connection(self) -> sqlite3.Connection:
         p = self.params
         try:
-            conn = sqlite3.connect(str(self.path), timeout=p.connection_timeout, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=p.connection_timeout,
+                isolation_level=None,  # explicit transactions only
+                check_same_thread=False,  # the pool hands a connection to one thread at a time
+                cached_statements=256,
+            )
         except sqlite3.Error as exc:
             raise BackendUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from None
-        with self._translate():
-            conn.execute(f"PRAGMA busy_timeout={int(p.connection_timeout * 1000)}")
-            conn.execute(f"PRAGMA journal_mode={p.journal_mode}")
-            conn.execute(f"PRAGMA synchronous={p.synchronous}")
+        try:
+            with self._translate():
+                self._retry(lambda: self._configure(conn))
+        except BaseException:
+            conn.close()
+            raise
         with self._conn_lock:
             self._connections.append(conn)
         return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        p = self.params
+        conn.execute(f"PRAGMA busy_timeout={int(p.connection_timeout * 1000)}")
+        mode = conn.execute(f"PRAGMA journal_mode={p.journal_mode}").fetchone()[0]
+        if str(mode).upper() != p.journal_mode:
+            logger.warning("SQLite database %s: journal_mode %s requested, %s in use", self.path, p.journal_mode, mode)
+        conn.execute(f"PRAGMA synchronous={p.synchronous}")
+
+    def _acquire(self) -> sqlite3.Connection:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._conn_lock:
+            if self._shutdown:
+                raise ManagerNotInitializedError(f"manager {self.name!r} is closed")
+            create = self._reserved < self.params.connection_pool_size
+            if create:
+                self._reserved += 1
+        if create:
+            try:
+                return self._new_connection()
+            except BaseException:
+                with self._conn_lock:
+                    self._reserved -= 1
+                raise
+        try:
+            return self._idle.get(timeout=self.params.connection_timeout)
+        except queue.Empty:
+            raise BackendUnavailableError(
+                f"SQLite database {self.path}: no free connection within {self.params.connection_timeout}s "
+                f"(connection_pool_size={self.params.connection_pool_size})"
+            ) from None
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        try:
+            if conn.in_transaction:  # an interrupted operation: never hand out a connection mid-transaction
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            healthy = not conn.in_transaction and not self._shutdown
+        except sqlite3.ProgrammingError:  # closed by close() while in use
+            healthy = False
+        if healthy:
+            self._idle.put(conn)
+            return
+        with self._conn_lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+                self._reserved -= 1
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -181,35 +301,29 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         short-lived executor threads, and per-thread connections would be opened (and
         leaked) for each of them.
         """
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            with self._conn_lock:
-                create = len(self._connections) < self.params.connection_pool_size
-            if create:
-                conn = self._new_connection()
-            else:
-                try:
-                    conn = self._idle.get(timeout=self.params.connection_timeout)
-                except queue.Empty:
-                    raise BackendUnavailableError(
-                        f"SQLite database {self.path}: no free connection within {self.params.connection_timeout}s "
-                        f"(connection_pool_size={self.params.connection_pool_size})"
-                    ) from None
+        conn = self._acquire()
         try:
             yield conn
         finally:
-            self._idle.put(conn)
+            self._release(conn)
 
-    def _close(self) -> None:
-        self._backup_stop.set()
-        if self._backup_thread is not None:
-            self._backup_thread.join(timeout=30)
+    def _close_connections(self) -> None:
         with self._conn_lock:
+            self._shutdown = True
             conns, self._connections = self._connections, []
+            self._reserved = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._idle.get_nowait()
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+
+    def _close(self) -> None:
+        self._backup_stop.set()
+        if self._backup_thread is not None and self._backup_thread is not threading.current_thread():
+            self._backup_thread.join(timeout=30)
+        self._close_connections()
 
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:
@@ -224,39 +338,64 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 raise BackendUnavailableError(f"SQLite database {self.path}: {text}") from None
             raise
 
-    @contextlib.contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        with self._translate(), self._connection() as conn:
-            conn.execute(f"BEGIN {mode}")
+    def _retry(self, fn: Callable[[], T]) -> T:
+        """``fn()``, retried when SQLite reports busy/locked, at most ``_BUSY_RETRIES`` times within
+        ``connection_timeout``. ``fn`` must be idempotent (every operation here is)."""
+        deadline = time.monotonic() + self.params.connection_timeout
+        attempt = 0
+        while True:
             try:
-                yield conn
+                return fn()
+            except sqlite3.OperationalError as exc:
+                attempt += 1
+                left = deadline - time.monotonic()
+                if not _is_busy(exc) or attempt > _BUSY_RETRIES or left <= 0:
+                    raise
+                self._count("sqlite_busy_retries")
+                time.sleep(min(0.002 * 2**attempt, 0.25, left))
+
+    def _run(self, body: Callable[[sqlite3.Connection], T], *, mode: str | None) -> T:
+        """``body(conn)`` on a pooled connection: in a ``BEGIN IMMEDIATE`` (writes) or ``BEGIN
+        DEFERRED`` (multi-statement reads) transaction, or in autocommit when ``mode`` is None
+        (one statement is its own transaction). Errors are translated; busy is retried."""
+        begin = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED", None: None}[mode]
+
+        def attempt(conn: sqlite3.Connection) -> T:
+            if begin is None:
+                return body(conn)
+            conn.execute(begin)
+            try:
+                result = body(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            return result
+
+        with self._translate(), self._connection() as conn:
+            return self._retry(lambda: attempt(conn))
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         t = self._t
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(f'CREATE TABLE IF NOT EXISTS "{t}_meta" (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
-            row = conn.execute(f'SELECT value FROM "{t}_meta" WHERE key = ?', ("schema_version",)).fetchone()
-            current = int(row[0]) if row else -1
-            migrations = _migrations(t)
-            for version in range(current + 1, len(migrations)):
-                for statement in migrations[version].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(
-                    f'INSERT OR REPLACE INTO "{t}_meta" (key, value) VALUES (?, ?)', ("schema_version", str(version))
-                )
-            if self.params.enable_indexes:
-                for field in self.params.index_fields:
-                    conn.execute(f'CREATE INDEX IF NOT EXISTS "{t}_idx_{field}" ON "{t}" {_INDEXES[field]}')
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "{t}_meta" (key TEXT PRIMARY KEY, value TEXT NOT NULL)')
+        row = conn.execute(f'SELECT value FROM "{t}_meta" WHERE key = ?', ("schema_version",)).fetchone()
+        current = int(row[0]) if row else -1
+        migrations = _migrations(t)
+        if current >= len(migrations):
+            raise BackendUnavailableError(
+                f"SQLite database {self.path}: table {t!r} has schema version {current}, newer than this "
+                f"package knows ({len(migrations) - 1}); upgrade langgraph-ckpt-config"
+            )
+        for version in range(current + 1, len(migrations)):
+            for statement in migrations[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f'INSERT OR REPLACE INTO "{t}_meta" (key, value) VALUES (?, ?)', ("schema_version", str(version)))
+        if self.params.enable_indexes:
+            for field in self.params.index_fields:
+                conn.execute(f'CREATE INDEX IF NOT EXISTS "{t}_idx_{field}" ON "{t}" {_INDEXES[field]}')
 
     # ------------------------------------------------------------------ row mapping
     @staticmethod
@@ -301,24 +440,100 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             json.dumps(r.channel_versions),
         )
 
-    # ------------------------------------------------------------------ primitives
+    # ------------------------------------------------------------------ writes
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         sql = self._sql
         tid = record.thread_id
         blob_rows = [
             (tid, ns, b.channel, _version_key(b.version), b.payload_type, b.payload, b.checksum) for ns, b in blobs
         ]
-        with self._transaction() as conn:
-            if blob_rows:
-                conn.executemany(sql["put_blob"], blob_rows)
-            conn.execute(sql["put_record"], self._record_row(record))
+        record_row = self._record_row(record)
 
-    def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
-        with self._translate(), self._connection() as conn:
-            if checkpoint_id is None:
-                row = conn.execute(self._sql["latest"], (thread_id, checkpoint_ns)).fetchone()
-            else:
-                row = conn.execute(self._sql["by_id"], (thread_id, checkpoint_ns, checkpoint_id)).fetchone()
+        def body(conn: sqlite3.Connection) -> None:
+            if blob_rows:  # immutable per key: an existing blob is kept (INSERT OR IGNORE)
+                conn.executemany(sql["put_blob"], blob_rows)
+            conn.execute(sql["put_record"], record_row)
+
+        self._run(body, mode="IMMEDIATE")
+
+    def _write_writes(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool
+    ) -> None:
+        if not writes:
+            return
+        statement = self._sql["put_write_replace" if replace else "put_write_ignore"]
+        rows = [
+            (thread_id, checkpoint_ns, checkpoint_id, w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path)
+            for w in writes
+        ]
+        if len(rows) == 1:  # one statement is atomic on its own: no BEGIN/COMMIT round trips
+            self._run(lambda conn: conn.execute(statement, rows[0]), mode=None)
+        else:
+            self._run(lambda conn: conn.executemany(statement, rows), mode="IMMEDIATE")
+
+    def _update_record(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        checkpoint_id: str,
+        *,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+        updated_at: float,
+    ) -> bool:
+        sets = ["updated_at = ?"]
+        args: list[Any] = [updated_at]
+        if status is not None:
+            sets.append("status = ?")
+            args.append(status)
+        if metadata is not None:
+            sets.append("metadata = ?")
+            args.append(json.dumps(metadata))
+        if tags is not None:
+            sets.append("tags = ?")
+            args.append(json.dumps(tags))
+        args += [thread_id, checkpoint_ns, checkpoint_id]
+        sql = f'UPDATE "{self._t}" SET {", ".join(sets)} WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?'
+        return self._run(lambda conn: conn.execute(sql, args).rowcount > 0, mode=None)
+
+    def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
+        rows = [(thread_id, ns, cid) for ns, cid in keys]
+
+        def body(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(self._sql["del_record"], rows)
+            removed = conn.total_changes - before
+            conn.executemany(self._sql["del_writes"], rows)
+            return removed
+
+        return self._run(body, mode="IMMEDIATE") if rows else 0
+
+    def _delete_thread(self, thread_id: str) -> None:
+        t = self._t
+
+        def body(conn: sqlite3.Connection) -> None:
+            for table in (f'"{t}"', f'"{t}_blobs"', f'"{t}_writes"'):
+                conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+
+        self._run(body, mode="IMMEDIATE")
+
+    def _delete_blobs(self, thread_id: str, keys: Sequence[tuple[str, str, ChannelVersion]]) -> int:
+        rows = [(thread_id, ns, ch, _version_key(v)) for ns, ch, v in keys]
+
+        def body(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(self._sql["del_blob"], rows)
+            return conn.total_changes - before
+
+        return self._run(body, mode="IMMEDIATE") if rows else 0
+
+    # ------------------------------------------------------------------ reads (on a given connection)
+    def _record_on(self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str | None) -> StoredRecord | None:
+        if checkpoint_id is None:  # the primary key answers "latest" with one index probe
+            row = conn.execute(self._sql["latest"], (thread_id, ns)).fetchone()
+        else:
+            row = conn.execute(self._sql["by_id"], (thread_id, ns, checkpoint_id)).fetchone()
         return self._record(row) if row else None
 
     def _read_blobs_on(
@@ -352,36 +567,117 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             for r in conn.execute(self._sql["get_writes"], (thread_id, ns, checkpoint_id))
         ]
 
-    def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
-        sql = self._sql
-        with self._transaction("DEFERRED") as conn:
-            if checkpoint_id is None:
-                row = conn.execute(sql["latest"], (thread_id, checkpoint_ns)).fetchone()
-            else:
-                row = conn.execute(sql["by_id"], (thread_id, checkpoint_ns, checkpoint_id)).fetchone()
-            if row is None:
-                return None
-            record = self._record(row)
-            blobs = self._read_blobs_on(conn, thread_id, checkpoint_ns, list(record.channel_versions.items()), use_cache=True)
-            writes = self._read_writes_on(conn, thread_id, checkpoint_ns, record.checkpoint_id)
+    def _read_writes_many_on(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_ids: Sequence[str]
+    ) -> dict[str, list[StoredWrite]]:
+        out: dict[str, list[StoredWrite]] = {cid: [] for cid in checkpoint_ids}
+        if len(out) == 1:
+            cid = next(iter(out))
+            out[cid] = self._read_writes_on(conn, thread_id, ns, cid)
+            return out
+        for r in conn.execute(self._sql["get_writes_many"], (thread_id, ns, json.dumps(list(out)))):
+            out[r[0]].append(StoredWrite(r[1], r[2], r[3], r[4], r[5], r[6], r[7]))
+        return out
+
+    def _manifest_elements_on(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, blobs: Sequence[StoredBlob]
+    ) -> dict[BlobKey, StoredBlob]:
+        """The element blobs the list manifests among ``blobs`` name, read on ``conn`` (same snapshot)."""
+        hashes = {
+            h
+            for blob in blobs
+            if blob.payload_type == MANIFEST_BLOB_TYPE
+            for h in unpack_manifest(self._open_blob(thread_id, ns, blob))
+        }
+        if not hashes:
+            return {}
+        return self._read_blobs_on(conn, thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes], use_cache=True)
+
+    def _bundle_on(
+        self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str | None
+    ) -> StoredBundle | None:
+        record = self._record_on(conn, thread_id, ns, checkpoint_id)
+        if record is None:
+            return None
+        blobs = self._read_blobs_on(conn, thread_id, ns, list(record.channel_versions.items()), use_cache=True)
+        writes = self._read_writes_on(conn, thread_id, ns, record.checkpoint_id)
         return StoredBundle(record, blobs, writes)
 
-    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
-        """``list``: the records, then their blobs and writes in one read transaction."""
-        self._require_open()
-        records = list(self._query_records(query))
-        if not records:
-            return
-        bundles = []
-        with self._transaction("DEFERRED") as conn:
-            for rec in records:
-                blobs = self._read_blobs_on(conn, rec.thread_id, rec.checkpoint_ns, list(rec.channel_versions.items()), use_cache=True)
-                writes = self._read_writes_on(conn, rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
-                bundles.append(StoredBundle(rec, blobs, writes))
-        for bundle in bundles:
-            yield self._attach_elements(self._open_bundle(bundle))
+    def _finish(self, bundle: StoredBundle, elements: dict[BlobKey, StoredBlob]) -> OpenedBundle:
+        """Decode a bundle read by this backend, with the list elements read alongside it."""
+        opened = self._open_bundle(bundle)
+        hashes = opened.manifest_hashes()
+        if hashes:
+            rec = bundle.record
+            opened.elements = self._open_elements(rec.thread_id, rec.checkpoint_ns, hashes, elements)
+        return opened
 
-    def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
+    # ------------------------------------------------------------------ read primitives
+    def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
+        return self._run(lambda conn: self._record_on(conn, thread_id, checkpoint_ns, checkpoint_id), mode=None)
+
+    def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
+        if not keys:
+            return {}
+        return self._run(lambda conn: self._read_blobs_on(conn, thread_id, checkpoint_ns, keys), mode="DEFERRED")
+
+    def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
+        return self._run(lambda conn: self._read_writes_on(conn, thread_id, checkpoint_ns, checkpoint_id), mode=None)
+
+    def _read_writes_many(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_ids: Sequence[str]
+    ) -> dict[str, list[StoredWrite]]:
+        if not checkpoint_ids:
+            return {}
+        return self._run(lambda conn: self._read_writes_many_on(conn, thread_id, checkpoint_ns, checkpoint_ids), mode=None)
+
+    def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
+        """Record, blobs and writes on one snapshot (record, then blob keys, then writes)."""
+        return self._run(lambda conn: self._bundle_on(conn, thread_id, checkpoint_ns, checkpoint_id), mode="DEFERRED")
+
+    def get_langgraph_bundle(
+        self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
+    ) -> OpenedBundle | None:
+        """``get_tuple``: record, blobs, list elements and writes in one read transaction."""
+        self._require_open()
+
+        def body(conn: sqlite3.Connection) -> tuple[StoredBundle, dict[BlobKey, StoredBlob]] | None:
+            bundle = self._bundle_on(conn, thread_id, checkpoint_ns, checkpoint_id)
+            if bundle is None:
+                return None
+            return bundle, self._manifest_elements_on(conn, thread_id, checkpoint_ns, list(bundle.blobs.values()))
+
+        found = self._run(body, mode="DEFERRED")
+        self._count("checkpoints_read")
+        return self._finish(*found) if found is not None else None
+
+    def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
+        """``list``: the records, their blobs, list elements and writes in one read transaction,
+        batched per (thread, namespace); decoded lazily as the caller iterates."""
+        self._require_open()
+
+        def body(conn: sqlite3.Connection) -> list[tuple[StoredBundle, dict[BlobKey, StoredBlob]]]:
+            records = self._query_on(conn, query)
+            groups: dict[tuple[str, str], list[StoredRecord]] = {}
+            for rec in records:
+                groups.setdefault((rec.thread_id, rec.checkpoint_ns), []).append(rec)
+            parts: dict[tuple[str, str, str], tuple[StoredBundle, dict[BlobKey, StoredBlob]]] = {}
+            for (tid, ns), recs in groups.items():
+                keys = list({key for rec in recs for key in rec.channel_versions.items()})
+                blobs = self._read_blobs_on(conn, tid, ns, keys, use_cache=True)
+                writes = self._read_writes_many_on(conn, tid, ns, [r.checkpoint_id for r in recs])
+                elements = self._manifest_elements_on(conn, tid, ns, list(blobs.values()))
+                for rec in recs:
+                    mine = {key: blobs[key] for key in rec.channel_versions.items() if key in blobs}
+                    parts[(tid, ns, rec.checkpoint_id)] = (StoredBundle(rec, mine, writes[rec.checkpoint_id]), elements)
+            return [parts[(r.thread_id, r.checkpoint_ns, r.checkpoint_id)] for r in records]
+
+        found = self._run(body, mode="DEFERRED")
+        for bundle, elements in found:
+            yield self._finish(bundle, elements)
+
+    def _query_sql(self, query: RecordQuery) -> tuple[str, list[Any], dict[str, Any]]:
+        """SQL answering ``query`` (values bound), and the metadata filters left to Python."""
         clauses: list[str] = []
         args: list[Any] = []
         for column, value in (
@@ -405,24 +701,26 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             clauses.append("EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)")
             args.append(tag)
         python_filter: dict[str, Any] = {}
+        # Equality as Python's ``==`` (records.record_matches): True == 1 == 1.0, "1" != 1,
+        # a nested list/object never equals a scalar.
         for key, value in (query.metadata or {}).items():
             path = _json_path(key)
-            if value is None:
+            if path is None:  # a key SQLite's JSON path cannot name: compare in Python
+                python_filter[key] = value
+            elif value is None:
                 clauses.append("json_type(metadata, ?) = 'null'")
                 args.append(path)
-            elif isinstance(value, bool):
-                clauses.append("json_type(metadata, ?) = ?")
-                args.extend([path, "true" if value else "false"])
-            elif isinstance(value, (int, float, str)):
-                clauses.append("json_extract(metadata, ?) = ?")
-                args.extend([path, value])
-                if isinstance(value, (int, float)):
-                    clauses.append("json_type(metadata, ?) IN ('integer', 'real')")
-                    args.append(path)
-                else:
-                    clauses.append("json_type(metadata, ?) = 'text'")
-                    args.append(path)
-            else:  # lists / dicts: compare in Python after SQL narrowed the rows
+            elif isinstance(value, str):
+                clauses.append("(json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) = ?)")
+                args.extend([path, path, value])
+            elif isinstance(value, (bool, int, float)) and (
+                not isinstance(value, int) or isinstance(value, bool) or _INT64[0] <= value <= _INT64[1]
+            ):
+                clauses.append(
+                    "(json_type(metadata, ?) IN ('integer', 'real', 'true', 'false') AND json_extract(metadata, ?) = ?)"
+                )
+                args.extend([path, path, int(value) if isinstance(value, bool) else value])
+            else:  # lists, objects, huge ints: SQL narrows to rows having the key, Python compares
                 clauses.append("json_type(metadata, ?) IS NOT NULL")
                 args.append(path)
                 python_filter[key] = value
@@ -439,137 +737,104 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             elif query.offset:
                 sql += " LIMIT -1 OFFSET ?"
                 args.append(query.offset)
-        with self._translate(), self._connection() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        records = (self._record(r) for r in rows)
+        return sql, args, python_filter
+
+    def _query_on(self, conn: sqlite3.Connection, query: RecordQuery) -> list[StoredRecord]:
+        sql, args, python_filter = self._query_sql(query)
+        records = [self._record(r) for r in conn.execute(sql, args)]
         if python_filter:
             post = RecordQuery(metadata=python_filter)
             matched = [r for r in records if record_matches(r, post)]
             end = None if query.limit is None else query.offset + query.limit
-            yield from matched[query.offset : end]
-        else:
-            yield from records
+            records = matched[query.offset : end]
+        return records
 
-    def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
-        with self._translate(), self._connection() as conn:
-            return self._read_blobs_on(conn, thread_id, checkpoint_ns, keys)
-
-    def _write_writes(
-        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool
-    ) -> None:
-        rows = [
-            (thread_id, checkpoint_ns, checkpoint_id, w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path)
-            for w in writes
-        ]
-        with self._transaction() as conn:
-            conn.executemany(self._sql["put_write_replace" if replace else "put_write_ignore"], rows)
-
-    def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
-        with self._translate(), self._connection() as conn:
-            return self._read_writes_on(conn, thread_id, checkpoint_ns, checkpoint_id)
-
-    def _update_record(
-        self,
-        thread_id: str,
-        checkpoint_ns: str,
-        checkpoint_id: str,
-        *,
-        status: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        tags: list[str] | None = None,
-        updated_at: float,
-    ) -> bool:
-        sets = ["updated_at = ?"]
-        args: list[Any] = [updated_at]
-        if status is not None:
-            sets.append("status = ?")
-            args.append(status)
-        if metadata is not None:
-            sets.append("metadata = ?")
-            args.append(json.dumps(metadata))
-        if tags is not None:
-            sets.append("tags = ?")
-            args.append(json.dumps(tags))
-        args += [thread_id, checkpoint_ns, checkpoint_id]
-        with self._transaction() as conn:
-            cur = conn.execute(
-                f'UPDATE "{self._t}" SET {", ".join(sets)} WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?', args
-            )
-            return cur.rowcount > 0
-
-    def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
-        rows = [(thread_id, ns, cid) for ns, cid in keys]
-        with self._transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(self._sql["del_record"], rows)
-            removed = conn.total_changes - before
-            conn.executemany(self._sql["del_writes"], rows)
-        return removed
-
-    def _delete_thread(self, thread_id: str) -> None:
-        t = self._t
-        with self._transaction() as conn:
-            for table in (f'"{t}"', f'"{t}_blobs"', f'"{t}_writes"'):
-                conn.execute(f"DELETE FROM {table} WHERE thread_id = ?", (thread_id,))
+    def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
+        # One statement (its own snapshot); the connection goes back to the pool before the
+        # caller iterates.
+        return iter(self._run(lambda conn: self._query_on(conn, query), mode=None))
 
     def _list_thread_ids(self) -> Iterator[str]:
-        with self._translate(), self._connection() as conn:
-            rows = conn.execute(f'SELECT DISTINCT thread_id FROM "{self._t}"').fetchall()
+        rows = self._run(lambda conn: conn.execute(self._sql["thread_ids"]).fetchall(), mode=None)
         return iter([r[0] for r in rows])
 
     def _list_blob_keys(self, thread_id: str) -> Iterator[tuple[str, str, ChannelVersion]]:
-        with self._translate(), self._connection() as conn:
-            rows = conn.execute(
-                f'SELECT checkpoint_ns, channel, version FROM "{self._t}_blobs" WHERE thread_id = ?', (thread_id,)
-            ).fetchall()
+        rows = self._run(lambda conn: conn.execute(self._sql["blob_keys"], (thread_id,)).fetchall(), mode=None)
         return iter([(ns, ch, json.loads(v)) for ns, ch, v in rows])
 
-    def _delete_blobs(self, thread_id: str, keys: Sequence[tuple[str, str, ChannelVersion]]) -> int:
-        rows = [(thread_id, ns, ch, _version_key(v)) for ns, ch, v in keys]
-        with self._transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(self._sql["del_blob"], rows)
-            return conn.total_changes - before
-
     def _storage_size(self) -> int | None:
-        with self._translate(), self._connection() as conn:
+        def body(conn: sqlite3.Connection) -> int:
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
             size = conn.execute("PRAGMA page_size").fetchone()[0]
-        return pages * size
+            return pages * size
+
+        return self._run(body, mode=None)
 
     # ------------------------------------------------------------------ backups
     def backup_now(self) -> Path:
-        """Write an online backup (sqlite3 backup API) and apply ``backup_retention``; returns its path."""
+        """Write an online backup (sqlite3 backup API) and apply ``backup_retention``; returns its path.
+
+        The file is ``backup_path/<stem>-YYYYmmddTHHMMSSZ.db``, written to a temporary file in
+        the same directory and renamed, so a backup file is always complete (two backups within
+        one second: the later replaces the earlier).
+        """
         self._require_open()
         directory = Path(self.params.backup_path)
-        directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        final = directory / f"{self.path.stem}-{stamp}.db"
-        tmp = directory / f".{final.name}.tmp"
-        with self._translate():
-            dest = sqlite3.connect(str(tmp))
-            try:
-                with self._connection() as conn:
-                    conn.backup(dest)
-            finally:
-                dest.close()
-        os.replace(tmp, final)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.stem}-", suffix=".db.tmp", dir=str(directory))
+            os.close(fd)
+        except OSError as exc:
+            raise BackendUnavailableError(f"cannot write SQLite backups to {directory}: {exc}") from None
+        tmp = Path(tmp_name)
+        final = directory / f"{self.path.stem}-{datetime.now(timezone.utc).strftime(_BACKUP_STAMP)}.db"
+        try:
+            with self._translate():
+                dest = sqlite3.connect(str(tmp))
+                try:
+                    with self._connection() as conn:
+                        self._retry(lambda: conn.backup(dest))
+                finally:
+                    dest.close()
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self._prune_backups(directory)
         self._count("backups")
         return final
 
+    def _backup_time(self, name: str) -> float | None:
+        """The UTC time in a backup file name of this database, or None if ``name`` is not one."""
+        match = re.fullmatch(re.escape(self.path.stem) + r"-(\d{8}T\d{6})(\d{6})?Z\.db", name)
+        if match is None:
+            return None
+        try:
+            return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            return None
+
     def _prune_backups(self, directory: Path) -> None:
+        """Delete this database's backups older than ``backup_retention`` days (by the time in
+        the name, which survives copies), and temporary files of interrupted backups."""
         cutoff = time.time() - self.params.backup_retention * 86400
-        for old in directory.glob(f"{self.path.stem}-*.db"):
+        for entry in directory.iterdir():
             try:
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
+                stamp = self._backup_time(entry.name)
+                if stamp is None:
+                    if not (entry.name.startswith(f".{self.path.stem}-") and entry.name.endswith(".db.tmp")):
+                        continue
+                    stamp = entry.stat().st_mtime
+                if stamp < cutoff:
+                    entry.unlink()
             except OSError as exc:
-                logger.warning("could not remove old backup %s: %s", old, exc)
+                logger.warning("could not remove old backup %s: %s", entry, exc)
 
     def _backup_worker(self) -> None:
         while not self._backup_stop.wait(self.params.backup_interval):
             try:
                 self.backup_now()
             except Exception as exc:  # keep backing up at the next interval
+                if self._backup_stop.is_set():
+                    return
                 logger.warning("SQLite backup of %s failed: %s", self.path, exc)
