@@ -18,7 +18,9 @@ from langgraph_ckpt_config.managers.records import StoredRecord
 
 
 def encode_component(value: str) -> str:
-    return quote(value, safe="").replace("~", "%7E")
+    text = quote(value, safe="").replace("~", "%7E")
+    # "." and ".." would be path segments to S3 gateways and proxies that normalise paths.
+    return text.replace(".", "%2E") if text in (".", "..") else text
 
 
 def pack(value: Any) -> bytes:

@@ -49,6 +49,8 @@ from langgraph_ckpt_config.managers.interfaces import CheckpointStatus, RecordKi
 from langgraph_ckpt_config.managers.records import RecordQuery
 
 HOSTILE_IDS = [
+    ".",
+    "..",
     "../x",
     "../../etc/passwd",
     "a/b",
