@@ -118,6 +118,7 @@ def test_missing_element_is_reported(manager_factory):
     victim = sorted(_element_keys(manager, "gap"))[0]
     manager._delete_blobs("gap", [(victim[0], ELEMENT_CHANNEL, victim[1])])
     manager._blob_cache.clear()
+    manager._element_cache.clear()
     from langgraph_ckpt_config.errors import IntegrityError
 
     with pytest.raises(IntegrityError, match="list element"):  # never a silently shorter list
@@ -177,3 +178,20 @@ def test_more_elements_than_cache_entries(manager_factory):
     chat.invoke({"items": [f"element {i}" for i in range(45)]}, cfg)
     assert chat.get_state(cfg).values["items"] == [f"element {i}" for i in range(45)]
     assert [len(s.values.get("items", [])) for s in chat.get_state_history(cfg)][:2] == [45, 45]
+
+
+@pytest.mark.parametrize("max_bytes", ["1KiB", "64MiB"])
+def test_element_cache_bounded_by_bytes(manager_factory, max_bytes):
+    """A list larger than the cache's byte budget reads back whole; a large budget keeps it all."""
+    manager = manager_factory(cache_max_bytes=max_bytes)
+    chat = _graph(ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "bytes-bound"}}
+    items = [f"{i:04d}" + "e" * 200 for i in range(60)]
+    chat.invoke({"items": items}, cfg)
+    assert chat.get_state(cfg).values["items"] == items
+    held = manager._element_cache._bytes
+    assert held <= manager._element_cache.max_bytes
+    if max_bytes == "64MiB":
+        assert len(manager._element_cache._data) >= 60  # every element stays cached
+    else:
+        assert len(manager._element_cache._data) < 60

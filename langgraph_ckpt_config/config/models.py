@@ -83,6 +83,8 @@ class ManagerParameters(_Model):
     cache_enabled: bool = True
     cache_size: int = Field(default=1000, ge=0)
     cache_ttl: float = Field(default=1800, ge=0)
+    #: Bytes the in-process caches (channel values, list elements) may hold in all.
+    cache_max_bytes: Size = 64 * 1024 * 1024
     lazy_loading: bool = False
     batch_operations: bool = True
     batch_size: int = Field(default=100, ge=1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -128,6 +129,23 @@ class LRUCache:
             self._data.move_to_end(key)
             return value
 
+    def get_many(self, keys: Sequence[Any]) -> list[Any | None]:
+        """``get`` for many keys under one lock acquisition (list elements are read by the hundred)."""
+        if not self.maxsize:
+            return [None] * len(keys)
+        out: list[Any | None] = []
+        now = time.monotonic() if self.ttl else 0.0
+        data = self._data
+        with self._lock:
+            for key in keys:
+                item = data.get(key)
+                if item is None or (item[0] and item[0] < now):
+                    out.append(None)
+                    continue
+                data.move_to_end(key)
+                out.append(item[1])
+        return out
+
     def put(self, key: Any, value: Any, size: int = 0) -> None:
         if not self.maxsize or size > self.max_bytes // 4:
             return
@@ -153,9 +171,11 @@ class LRUCache:
             self._bytes = 0
 
 
-#: Payload of a blob placeholder whose bytes are in the blob cache. Stored payloads are
-#: never empty (every sealed value has a header), so an empty one marks a placeholder.
-_CACHED = b""
+#: Checksum of a blob whose ``payload`` already holds the opened bytes, taken from this
+#: process's cache (``_split_cached_blobs``). No real checksum looks like it.
+_OPENED = "\x00opened"
+#: Entries the list-element cache may hold; it is bounded by bytes (``cache_max_bytes``).
+_ELEMENT_CACHE_ENTRIES = 1_000_000
 
 
 class _BoundedSet:
@@ -232,10 +252,14 @@ def pack_manifest(hashes: Sequence[str]) -> bytes:
     return b"".join(bytes.fromhex(h) for h in hashes)
 
 
-def unpack_manifest(raw: bytes) -> list[str]:
+@functools.lru_cache(maxsize=1024)
+def unpack_manifest(raw: bytes) -> tuple[str, ...]:
+    """The element digests (hex) of a manifest body; memoized: one read unpacks it several times."""
     if len(raw) % ELEMENT_DIGEST_SIZE:
         raise IntegrityError(f"list manifest is damaged: {len(raw)} bytes is not a multiple of {ELEMENT_DIGEST_SIZE}")
-    return [raw[i : i + ELEMENT_DIGEST_SIZE].hex() for i in range(0, len(raw), ELEMENT_DIGEST_SIZE)]
+    text = raw.hex()
+    step = 2 * ELEMENT_DIGEST_SIZE
+    return tuple(text[i : i + step] for i in range(0, len(text), step))
 
 
 class BaseCheckpointManager(ICheckpointManager):
@@ -265,6 +289,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._serde: Any = None
         self.pipeline: Any = None
         self._blob_cache = LRUCache(0, None)
+        self._element_cache = LRUCache(0, None)
         self._known_elements = _BoundedSet(200_000)
         self.last_cleanup: dict[str, Any] | None = None
 
@@ -306,7 +331,10 @@ class BaseCheckpointManager(ICheckpointManager):
                 self.params.serialization_format, self.params.serialization_options
             )
             if self.params.cache_enabled:
-                self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl)
+                max_bytes = int(self.params.cache_max_bytes)
+                self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl, max_bytes)
+                # List elements are small and many (one per message): bounded by bytes only.
+                self._element_cache = LRUCache(_ELEMENT_CACHE_ENTRIES, self.params.cache_ttl, max_bytes)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -323,6 +351,7 @@ class BaseCheckpointManager(ICheckpointManager):
             if self._initialized:
                 self._close()
             self._blob_cache.clear()
+            self._element_cache.clear()
 
     def cleanup(self) -> None:
         """The sketch's name for ``close()``."""
@@ -514,25 +543,47 @@ class BaseCheckpointManager(ICheckpointManager):
         stored, checksum = self._seal(raw, self._blob_aad(thread_id, ns, channel, version))
         # Blobs are immutable per key: remember what we just wrote so the next read of this
         # checkpoint (LangGraph reads it back at the next step) needs neither I/O nor decoding.
-        self._blob_cache.put((thread_id, ns, channel, version), (checksum, raw, payload_type), len(raw))
+        self._cache_opened(thread_id, ns, channel, version, payload_type, raw, checksum)
         return StoredBlob(channel, version, payload_type, stored, checksum)
+
+    def _cache_opened(
+        self, thread_id: str, ns: str, channel: str, version: ChannelVersion, payload_type: str, raw: bytes, checksum: str
+    ) -> None:
+        if channel == ELEMENT_CHANNEL:  # content-addressed: the key alone identifies the bytes
+            # Keyed by digest alone: equal digests are equal plaintext, whichever thread holds them.
+            self._element_cache.put(version, (payload_type, raw), len(raw) + 100)
+        else:
+            self._blob_cache.put((thread_id, ns, channel, version), (checksum, raw, payload_type), len(raw) + 100)
 
     def _split_cached_blobs(
         self, thread_id: str, ns: str, keys: Sequence[BlobKey]
     ) -> tuple[dict[BlobKey, StoredBlob], list[BlobKey]]:
-        """Blobs already verified and decoded in this process (as placeholders), and the keys to fetch.
+        """Blobs already verified and opened in this process, and the keys to fetch.
 
-        Safe because a blob never changes once written, and retention only removes blobs
-        that no remaining checkpoint references. ``verify_checkpoint`` bypasses the cache.
+        A cached blob comes back with its opened bytes as ``payload`` and the ``_OPENED``
+        checksum, so ``_open_blob`` returns it as is (one cache lookup per blob). Safe
+        because a blob never changes once written (list elements are content-addressed),
+        and retention only removes blobs that no remaining checkpoint references.
+        ``verify_checkpoint`` bypasses the cache.
         """
         cached: dict[BlobKey, StoredBlob] = {}
         missing: list[BlobKey] = []
-        for key in keys:
-            hit = self._blob_cache.get((thread_id, ns, key[0], key[1]))
-            if hit is None:
-                missing.append(key)
-            else:
-                cached[key] = StoredBlob(key[0], key[1], hit[2], _CACHED, hit[0])
+        element_keys = [key for key in keys if key[0] == ELEMENT_CHANNEL]
+        other_keys = [key for key in keys if key[0] != ELEMENT_CHANNEL] if len(element_keys) != len(keys) else []
+        if element_keys:
+            hits = self._element_cache.get_many([key[1] for key in element_keys])
+            for key, hit in zip(element_keys, hits):
+                if hit is None:
+                    missing.append(key)
+                else:
+                    cached[key] = StoredBlob(ELEMENT_CHANNEL, key[1], hit[0], hit[1], _OPENED)
+        if other_keys:
+            hits = self._blob_cache.get_many([(thread_id, ns, key[0], key[1]) for key in other_keys])
+            for key, hit in zip(other_keys, hits):
+                if hit is None:
+                    missing.append(key)
+                else:
+                    cached[key] = StoredBlob(key[0], key[1], hit[2], hit[1], _OPENED)
         return cached, missing
 
     def _read_blobs_cached(self, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
@@ -542,24 +593,19 @@ class BaseCheckpointManager(ICheckpointManager):
         return cached
 
     def _open_blob(self, thread_id: str, ns: str, blob: StoredBlob) -> bytes:
-        key = (thread_id, ns, blob.channel, blob.version)
-        cached = self._blob_cache.get(key)
-        if cached is not None and cached[0] == blob.checksum:
-            return cached[1]
-        if blob.payload == _CACHED:
-            # A placeholder from _split_cached_blobs whose cache entry was evicted since:
-            # read the stored bytes now rather than verify a payload we never fetched.
-            fetched = self._read_blobs(thread_id, ns, [(blob.channel, blob.version)]).get((blob.channel, blob.version))
-            if fetched is None:
-                raise IntegrityError(f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r} is missing")
-            blob = fetched
+        if blob.checksum == _OPENED:
+            return blob.payload
+        if blob.channel != ELEMENT_CHANNEL:
+            cached = self._blob_cache.get((thread_id, ns, blob.channel, blob.version))
+            if cached is not None and cached[0] == blob.checksum:
+                return cached[1]
         raw = self._open_payload(
             blob.payload,
             blob.checksum,
             self._blob_aad(thread_id, ns, blob.channel, blob.version),
             f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r}",
         )
-        self._blob_cache.put(key, (blob.checksum, raw, blob.payload_type), len(raw))
+        self._cache_opened(thread_id, ns, blob.channel, blob.version, blob.payload_type, raw, blob.checksum)
         return raw
 
     def _open_record(self, record: StoredRecord) -> bytes:
@@ -727,12 +773,16 @@ class BaseCheckpointManager(ICheckpointManager):
         self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
     ) -> dict[str, tuple[str, bytes]]:
         out = {}
+        known = self._known_elements
         for h in hashes:
             blob = stored.get((ELEMENT_CHANNEL, h))
             if blob is None:
                 raise IntegrityError(f"thread {thread_id!r}: list element {h[:16]}... is missing")
-            out[h] = (blob.payload_type, self._open_blob(thread_id, ns, blob))
-            self._known_elements.add((thread_id, ns, h))
+            if blob.checksum == _OPENED:
+                out[h] = (blob.payload_type, blob.payload)
+            else:
+                out[h] = (blob.payload_type, self._open_blob(thread_id, ns, blob))
+                known.add((thread_id, ns, h))
         return out
 
     def element_known(self, thread_id: str, ns: str, digest: str) -> bool:
