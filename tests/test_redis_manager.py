@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 
 import pytest
 
 from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError
-from langgraph_ckpt_config.managers.redis import RedisCheckpointManager
+from langgraph_ckpt_config.managers.records import RecordQuery
+from langgraph_ckpt_config.managers.redis import BLOB, RedisCheckpointManager
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
-from langgraph_ckpt_config.testing.graphs import chat_graph
+from langgraph_ckpt_config.testing.graphs import chat_graph, normalize
 from tests.servers.redis_servers import RedisServer, free_port
 
 
@@ -271,10 +273,16 @@ def test_ttl_refreshed_by_updates_and_optionally_by_reads(make_manager):
     assert all(m._client.ttl(k) > 50 for k in m._keys("t") if m._client.exists(k))
 
 
+ASYNC_TWINS = [
+    "aput_langgraph_checkpoint", "aput_langgraph_writes", "aget_langgraph_bundle", "alist_langgraph_bundles",
+    "adelete_thread", "acopy_thread", "adelete_for_runs", "aprune_thread",
+]
+
+
 def test_async_twins_are_native_coroutines():
     from langgraph_ckpt_config.managers.base import BaseCheckpointManager
 
-    for name in ["aput_langgraph_checkpoint", "aput_langgraph_writes", "aget_langgraph_bundle", "alist_langgraph_bundles", "adelete_thread"]:
+    for name in ASYNC_TWINS:
         method = getattr(RedisCheckpointManager, name)
         assert asyncio.iscoroutinefunction(method)
         assert method is not getattr(BaseCheckpointManager, name), name
@@ -351,3 +359,106 @@ def test_frozen_server_times_out_within_the_socket_timeout(tmp_path):
         m.close()
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- async thread operations
+def _loop_only(m: RedisCheckpointManager) -> list[int]:
+    """Make ``m`` fail on any worker thread or sync I/O; returns the thread ids async I/O ran on."""
+
+    def no_threads(*args, **kwargs):
+        raise AssertionError("an async method moved work to a worker thread")
+
+    def no_sync_io(request):
+        raise AssertionError(f"an async method used the sync client: {request[:2]}")
+
+    m._to_thread = no_threads  # type: ignore[method-assign]
+    m._execute = no_sync_io  # type: ignore[method-assign]
+    seen: list[int] = []
+    original = m._aexecute
+
+    async def recording(client, scripts, request):
+        seen.append(threading.get_ident())
+        return await original(client, scripts, request)
+
+    m._aexecute = recording  # type: ignore[method-assign]
+    return seen
+
+
+def test_async_copy_prune_delete_for_runs_are_native(make_manager):
+    """acopy_thread / aprune / adelete_for_runs run on the event loop through redis.asyncio,
+    standalone and on the cluster: no worker thread (``_to_thread`` raises) and no sync
+    client (``_execute`` raises); every command is sent from the loop's thread."""
+    from langchain_core.messages import HumanMessage
+
+    m = make_manager()
+    saver = ConfigCheckpointSaver(m)
+    seen = _loop_only(m)
+    graph = chat_graph().compile(checkpointer=saver)
+    runs = [str(uuid.uuid4()) for _ in range(3)]
+
+    async def scenario():
+        src = {"configurable": {"thread_id": "src"}}
+        for i, run_id in enumerate(runs):
+            await graph.ainvoke({"messages": [HumanMessage(f"m{i}", id=f"m{i}")]}, {"configurable": {"thread_id": "src", "run_id": run_id}})
+        before = [s async for s in graph.aget_state_history(src)]
+
+        await saver.acopy_thread("src", "dst")
+        dst = {"configurable": {"thread_id": "dst"}}
+        copied = [s async for s in graph.aget_state_history(dst)]
+        assert [s.config["configurable"]["checkpoint_id"] for s in copied] == [s.config["configurable"]["checkpoint_id"] for s in before]
+        assert [normalize(s.values) for s in copied] == [normalize(s.values) for s in before]
+        assert [s.next for s in copied] == [s.next for s in before]
+
+        await saver.aprune(["dst"], strategy="keep_latest")
+        pruned = [s async for s in graph.aget_state_history(dst)]
+        assert len(pruned) == 1 and normalize(pruned[0].values) == normalize(before[0].values)
+        await graph.ainvoke({"messages": [HumanMessage("after prune", id="p")]}, dst)  # the pruned thread resumes
+        assert (await graph.aget_state(dst)).values["turns"] == 4
+
+        await saver.adelete_for_runs([runs[0]])
+        left = [s async for s in graph.aget_state_history(src)]
+        assert len(left) < len(before)
+        assert all(s.metadata.get("run_id") != runs[0] for s in left)
+        assert {s.metadata.get("run_id") for s in left} == {runs[1], runs[2]}
+        assert (await graph.aget_state(src)).values["turns"] == 3
+        assert await m.aprune_thread("dst", keep_last=0) == 4  # keep_last=0: the whole thread
+        assert await saver.aget_tuple(dst) is None
+
+    asyncio.run(scenario())
+    assert seen and set(seen) == {threading.get_ident()}
+
+    # the sync client agrees with what the async path wrote (blobs of the pruned thread collected)
+    del m._execute
+    assert m.get_langgraph_bundle("dst") is None
+    assert not m._client.exists(m._keys("dst")[BLOB])  # no blob left behind
+    fresh = make_manager(key_prefix=m.params.key_prefix)  # empty caches: everything read from Redis
+    state = chat_graph().compile(checkpointer=ConfigCheckpointSaver(fresh)).get_state({"configurable": {"thread_id": "src"}})
+    assert state.values["turns"] == 3 and len(state.values["messages"]) == 6
+    cold = make_manager(key_prefix=m.params.key_prefix)
+    _loop_only(cold)  # a cold async read fetches list elements (and tree nodes) natively too
+    tup = asyncio.run(ConfigCheckpointSaver(cold).aget_tuple({"configurable": {"thread_id": "src"}}))
+    assert normalize(tup.checkpoint["channel_values"]["messages"]) == normalize(state.values["messages"])
+
+
+def test_async_prune_collects_unreferenced_blobs_and_elements(make_manager):
+    m = make_manager()
+    saver = ConfigCheckpointSaver(m)
+    _loop_only(m)
+    graph = chat_graph().compile(checkpointer=saver)
+    from langchain_core.messages import HumanMessage
+
+    async def scenario():
+        cfg = {"configurable": {"thread_id": "t"}}
+        for i in range(6):
+            await graph.ainvoke({"messages": [HumanMessage(f"m{i}", id=f"m{i}")]}, cfg)
+        await saver.aprune(["t"], strategy="keep_latest")
+        return await graph.aget_state(cfg)
+
+    state = asyncio.run(scenario())
+    del m._execute
+    assert len(state.values["messages"]) == 12
+    (rec,) = m.query_records(RecordQuery(thread_id="t", include_payload=False))
+    fields = {f.decode() for f in m._client.hkeys(m._keys("t")[BLOB])}
+    named = {m._blob_field("", ch, v) for ch, v in rec.channel_versions.items()}
+    assert named <= fields
+    assert not {f for f in fields if not f.startswith("|%00")} - named  # only the head's channel values remain

@@ -58,16 +58,19 @@ import dataclasses
 import json
 import logging
 import re
+import time
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import RedisParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, LRUCache, OpenedBundle
+from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _check_id
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
+    EMPTY_BLOB_TYPE,
+    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -91,6 +94,20 @@ try:
     from redis.backoff import NoBackoff
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the redis manager needs redis-py: pip install 'langgraph-ckpt-config[redis]'") from exc
+
+try:  # list manifests as a tree of nodes (listtree.py); else the first, flat layout only
+    from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
+except ImportError:  # pragma: no cover - depends on the installed base layer
+    from langgraph_ckpt_config.managers.base import unpack_manifest
+
+    MANIFEST_TYPES = frozenset({MANIFEST_BLOB_TYPE})
+    NODE_TYPE = None
+
+    def manifest_entries(payload_type: str, raw: bytes) -> tuple[tuple[int, str], ...]:
+        return tuple((0, h) for h in unpack_manifest(raw))
+
+    def node_entries(raw: bytes) -> tuple[tuple[int, str], ...]:
+        return ()
 
 logger = logging.getLogger(__name__)
 
@@ -537,14 +554,17 @@ class RedisCheckpointManager(BaseCheckpointManager):
         task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
         return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
 
-    def _plan_write_writes(self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], replace: bool) -> Plan:
+    def _writes_request(self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], replace: bool) -> tuple:
         args: list[Any] = [self._field(ns, checkpoint_id), "1" if replace else "0", self._ttl]
         for w in writes:
             args += [
                 self._write_field(ns, checkpoint_id, w.task_id, w.idx),
                 _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]),
             ]
-        yield ("script", "put_writes", self._keys(thread_id), args)
+        return ("put_writes", self._keys(thread_id), args)
+
+    def _plan_write_writes(self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], replace: bool) -> Plan:
+        yield ("script", *self._writes_request(thread_id, ns, checkpoint_id, writes, replace))
 
     def _plan_read_blobs(self, thread_id: str, ns: str, keys: Sequence[BlobKey]) -> Plan:
         if not keys:
@@ -559,15 +579,41 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return out
 
     def _plan_attach_elements(self, bundle: OpenedBundle) -> Plan:
-        """Async-capable twin of base ``_attach_elements``: list elements named by manifests."""
+        """Async-capable twin of base ``_attach_elements``: list elements named by manifests.
+
+        Every element and list-tree node is fetched here (one ``HMGET`` per tree level,
+        none when cached), so base ``_open_elements`` finds them all and does no I/O.
+        """
         hashes = bundle.manifest_hashes()
         if hashes:
             tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
-            cached, missing = self._split_cached_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
-            if missing:
-                cached.update((yield from self._plan_read_blobs(tid, ns, missing)))
-            bundle.elements = self._open_elements(tid, ns, hashes, cached)
+            stored = yield from self._plan_fetch_elements(tid, ns, hashes)
+            bundle.elements = self._open_elements(tid, ns, hashes, stored)
         return bundle
+
+    def _plan_fetch_elements(self, thread_id: str, ns: str, digests: Any) -> Plan:
+        """Stored (or cached) elements ``digests`` and, for list-tree nodes among them, their
+        descendants, a tree level per round trip. Missing digests are left out (callers
+        that need them all find out when opening them)."""
+        stored: dict[BlobKey, StoredBlob] = {}
+        wanted = set(digests)
+        while wanted:
+            cached, missing = self._split_cached_blobs(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in wanted])
+            stored.update(cached)
+            if missing:
+                stored.update((yield from self._plan_read_blobs(thread_id, ns, missing)))
+            children: set[str] = set()
+            if NODE_TYPE is not None:
+                for h in wanted:
+                    blob = stored.get((ELEMENT_CHANNEL, h))
+                    if blob is not None and blob.payload_type == NODE_TYPE:
+                        body = self._open_blob(thread_id, ns, blob)
+                        if blob.checksum != _OPENED:  # verified now: not again by _open_elements
+                            stored[(ELEMENT_CHANNEL, h)] = StoredBlob(ELEMENT_CHANNEL, h, NODE_TYPE, body, _OPENED)
+                            self._known_elements.add((thread_id, ns, h))
+                        children.update(child for _, child in node_entries(body))
+            wanted = {h for h in children if (ELEMENT_CHANNEL, h) not in stored}
+        return stored
 
     def _plan_thread_ids(self) -> Plan:
         pattern = _GLOB.sub(r"\\\1", self._prefix) + "{*}:rec"
@@ -682,6 +728,142 @@ class RedisCheckpointManager(BaseCheckpointManager):
         raws = yield ("cmd", "HMGET", keys[W], *names)
         return [self._decode_write(raw) for raw in raws if raw is not None]
 
+    # ------------------------------------------------------------------ thread operations as plans
+    # copy / delete-for-runs / prune / blob collection, written once for ``_run`` (sync) and
+    # ``_arun`` (the adapter's async methods, on the event loop): base.py's versions call the
+    # sync primitives one by one, which the async twins could only run in a worker thread.
+    def _plan_referenced_elements(self, thread_id: str, records: Sequence[StoredRecord]) -> Plan:
+        """(ns, digest) of every element and list node the manifests of ``records`` reach
+        (a missing node does not stop the walk: this feeds garbage collection)."""
+        per_ns: dict[str, set[BlobKey]] = {}
+        for rec in records:
+            per_ns.setdefault(rec.checkpoint_ns, set()).update(rec.channel_versions.items())
+        out: set[tuple[str, str]] = set()
+        for ns, keys in per_ns.items():
+            digests: set[str] = set()
+            for chunk in _chunks(list(keys), 1000):
+                for blob in (yield from self._plan_read_blobs(thread_id, ns, chunk)).values():
+                    if blob.payload_type in MANIFEST_TYPES:
+                        body = self._open_blob(thread_id, ns, blob)
+                        digests.update(h for _, h in manifest_entries(blob.payload_type, body))
+            reached = yield from self._plan_fetch_elements(thread_id, ns, digests)
+            out.update((ns, h) for h in digests)
+            out.update((ns, key[1]) for key in reached)
+        return out
+
+    def _plan_collect_blobs(self, thread_id: str) -> Plan:
+        """base ``_collect_blobs``: blob keys listed *before* the records are read."""
+        keys = self._keys(thread_id)
+        candidates = []
+        for f in (yield ("cmd", "HKEYS", keys[BLOB])):
+            ns, ch, ver = _text(f).split("|", 2)
+            candidates.append((unquote(ns), unquote(ch), json.loads(ver)))
+        records = yield from self._plan_thread_records(thread_id, RecordQuery(thread_id=thread_id, include_payload=False))
+        referenced = {(rec.checkpoint_ns, ch, ver) for rec in records for ch, ver in rec.channel_versions.items()}
+        if any(key[1] == ELEMENT_CHANNEL for key in candidates):
+            elements = yield from self._plan_referenced_elements(thread_id, records)
+            referenced.update((ns, ELEMENT_CHANNEL, h) for ns, h in elements)
+        orphans = [key for key in candidates if key not in referenced]
+        if orphans:
+            cmds = [
+                ("HDEL", keys[BLOB], *[self._blob_field(ns, ch, v) for ns, ch, v in chunk])
+                for chunk in _chunks(orphans, 1000)
+            ]
+            yield ("pipeline", cmds) if len(cmds) > 1 else ("cmd", *cmds[0])
+            self._blob_cache.discard_where(lambda k: k[0] == thread_id)
+            self._known_elements.discard_thread(thread_id)
+        return len(orphans)
+
+    def _plan_delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> Plan:
+        """base ``delete_checkpoints``: one script, then the blobs no longer referenced."""
+        if not keys:
+            return 0
+        args: list[str] = []
+        for ns, cid in keys:
+            args += [self._field(ns, cid), self._cr_member(ns, cid)]
+        removed = int((yield ("script", "delete_checkpoints", self._keys(thread_id), args)))
+        yield from self._plan_collect_blobs(thread_id)
+        self._count("checkpoints_deleted", removed)
+        return removed
+
+    def _plan_delete_for_runs(self, run_ids: Sequence[str]) -> Plan:
+        """base ``delete_for_runs``: one SCAN and one pipelined read of every thread's
+        records for all ``run_ids``, then one delete script (and blob collection) per thread."""
+        queries = [RecordQuery(metadata={"run_id": run_id}, include_payload=False) for run_id in run_ids]
+        if not queries:
+            return 0
+        threads = sorted((yield from self._plan_thread_ids()))
+        by_thread: dict[str, list[tuple[str, str]]] = {}
+        for chunk in _chunks(threads, self._batch):
+            results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
+            for tid, mapping in zip(chunk, results):
+                for raw in mapping.values():
+                    rec = unpack_record(raw)
+                    if any(record_matches(rec, q) for q in queries):
+                        by_thread.setdefault(tid, []).append((rec.checkpoint_ns, rec.checkpoint_id))
+        removed = 0
+        for tid, keys in by_thread.items():
+            removed += yield from self._plan_delete_checkpoints(tid, keys)
+        return removed
+
+    def _plan_prune(self, thread_id: str, keep_last: int) -> Plan:
+        """base ``prune_thread`` for ``keep_last >= 1``: base's policy (``_prune_plan``:
+        heads, archived checkpoints, DeltaChannel ancestors) on records read by the plan."""
+        records = yield from self._plan_thread_records(thread_id, RecordQuery(thread_id=thread_id, include_payload=False))
+        doomed = BaseCheckpointManager._prune_plan(_Prefetched(self, records), thread_id, keep_last)
+        return (yield from self._plan_delete_checkpoints(thread_id, doomed))
+
+    def _plan_copy_thread(self, source: str, target: str) -> Plan:
+        """base ``copy_thread`` in a handful of round trips: the records, each namespace's
+        blobs (and list elements / nodes), the writes; then the re-sealed copies written in
+        id order, pipelined, each checkpoint's script carrying the blobs it is the first
+        to name -- a reader of the target never sees a checkpoint without its values."""
+        _check_id(target, "target_thread_id")
+        records = yield from self._plan_thread_records(source, RecordQuery(thread_id=source))
+        records.sort(key=lambda r: (r.checkpoint_ns, r.checkpoint_id))
+        src = self._keys(source)
+        wi_all, w_all = yield ("pipeline", [("HGETALL", src[WI]), ("HGETALL", src[W])])
+        opened: dict[str, dict[BlobKey, tuple[str, bytes]]] = {}  # per ns: (type, raw bytes) of each blob
+        for ns in {r.checkpoint_ns for r in records}:
+            keys = list({key for r in records if r.checkpoint_ns == ns for key in r.channel_versions.items()})
+            found: dict[BlobKey, StoredBlob] = {}
+            for chunk in _chunks(keys, 1000):
+                found.update((yield from self._plan_read_blobs(source, ns, chunk)))
+            raw = {key: (b.payload_type, self._open_blob(source, ns, b) if b.payload_type != EMPTY_BLOB_TYPE else b"") for key, b in found.items()}
+            digests = {h for typ, body in raw.values() if typ in MANIFEST_TYPES for _, h in manifest_entries(typ, body)}
+            elements = yield from self._plan_fetch_elements(source, ns, digests)
+            raw.update((key, (b.payload_type, self._open_blob(source, ns, b))) for key, b in elements.items())
+            opened[ns] = raw
+        calls: list[tuple] = []
+        sent: set[tuple[str, BlobKey]] = set()
+        for rec in records:
+            ns = rec.checkpoint_ns
+            new_blobs = [
+                (ns, self.seal_blob(target, ns, ch, ver, typ, body))
+                if typ != EMPTY_BLOB_TYPE
+                else (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
+                for (ch, ver), (typ, body) in _first_named(rec, opened[ns], sent)
+            ]
+            sealed, checksum = self._seal(self._open_record(rec), self._record_aad(target, ns, rec.checkpoint_id))
+            copy = dataclasses.replace(rec, thread_id=target, payload=sealed, checksum=checksum, updated_at=time.time(),
+                                       tags=list(rec.tags), metadata=dict(rec.metadata), channel_versions=dict(rec.channel_versions))
+            calls.append(self._write_request(copy, new_blobs))
+            names = wi_all.get(self._field(ns, rec.checkpoint_id).encode())
+            raws = [w_all.get(n if isinstance(n, bytes) else n.encode()) for n in (_unpack(names) if names else [])]
+            writes = [self._open_write(source, ns, rec.checkpoint_id, self._decode_write(r)) for r in raws if r]
+            if writes:
+                stored = self._prepare_writes(target, ns, rec.checkpoint_id, [tuple(w) for w in writes])
+                calls.append(self._writes_request(target, ns, rec.checkpoint_id, stored, True))
+                self._count("writes_written", len(stored))
+            self._remember_elements(target, new_blobs)
+        for chunk in _chunks(calls, self._batch):
+            if len(chunk) == 1:
+                yield ("script", *chunk[0])
+            else:
+                yield ("scripts", list(chunk))
+        self._count("threads_copied")
+        return None
+
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         self._run(self._plan_write_checkpoint(record, blobs))
@@ -767,6 +949,17 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._require_open()
         yield from self._run(self._plan_open_bundles(query))
 
+    def _collect_blobs(self, thread_id: str) -> int:
+        return int(self._run(self._plan_collect_blobs(thread_id)))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._require_open()
+        self._run(self._plan_copy_thread(source_thread_id, target_thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> int:
+        self._require_open()
+        return int(self._run(self._plan_delete_for_runs(list(run_ids))))
+
     def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
         if self._needs_trim(thread_id, checkpoint_ns, self._run):
             self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
@@ -826,6 +1019,29 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._require_open()
         return await self._arun(self._plan_open_bundles(query))
 
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        if not self.params.async_operations:
+            return await super().acopy_thread(source_thread_id, target_thread_id)
+        self._require_open()
+        await self._arun(self._plan_copy_thread(source_thread_id, target_thread_id))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> int:
+        if not self.params.async_operations:
+            return await super().adelete_for_runs(run_ids)
+        self._require_open()
+        return int(await self._arun(self._plan_delete_for_runs(list(run_ids))))
+
+    async def aprune_thread(self, thread_id: str, *, keep_last: int = 1) -> int:
+        if not self.params.async_operations:
+            return await super().aprune_thread(thread_id, keep_last=keep_last)
+        self._require_open()
+        if keep_last <= 0:  # base prune_thread: the whole thread goes
+            query = RecordQuery(thread_id=thread_id, include_payload=False)
+            count = len(await self._arun(self._plan_thread_records(thread_id, query)))
+            await self.adelete_thread(thread_id)
+            return count
+        return int(await self._arun(self._plan_prune(thread_id, keep_last)))
+
     async def adelete_thread(self, thread_id: str) -> None:
         if not self.params.async_operations:
             return await super().adelete_thread(thread_id)
@@ -836,6 +1052,43 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if known is not None:
             known.discard_thread(thread_id)
         self._count("threads_deleted")
+
+
+def _first_named(
+    rec: StoredRecord, opened: dict[BlobKey, tuple[str, bytes]], sent: set[tuple[str, BlobKey]]
+) -> list[tuple[BlobKey, tuple[str, bytes]]]:
+    """The blobs of a thread copy that ``rec`` is the first to name, with the list elements
+    and nodes their manifests reach; marks them ``sent``. ``opened``: the namespace's blobs."""
+    ns = rec.checkpoint_ns
+    out = []
+    stack: list[BlobKey] = list(rec.channel_versions.items())
+    while stack:
+        key = stack.pop()
+        if (ns, key) in sent or key not in opened:
+            continue
+        sent.add((ns, key))
+        typ, body = opened[key]
+        out.append((key, (typ, body)))
+        if typ in MANIFEST_TYPES:
+            stack.extend((ELEMENT_CHANNEL, h) for _, h in manifest_entries(typ, body))
+        elif typ == NODE_TYPE:
+            stack.extend((ELEMENT_CHANNEL, h) for _, h in node_entries(body))
+    return out
+
+
+class _Prefetched:
+    """The manager, answering ``_query_records`` from records a plan already read (so base's
+    retention policy ``_prune_plan`` runs unchanged on them, without I/O)."""
+
+    def __init__(self, manager: RedisCheckpointManager, records: Sequence[StoredRecord]) -> None:
+        self._manager = manager
+        self._records = records
+
+    def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
+        return (r for r in self._records if record_matches(r, query))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._manager, name)
 
 
 def _raise_first(results: list[Any]) -> list[Any]:
