@@ -17,7 +17,6 @@ silently turn the msgpack allowlist off. The manager's codec pipeline
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -39,16 +38,18 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.errors import InvalidInputError
-from langgraph_ckpt_config.managers.base import (
-    ELEMENT_DIGEST_SIZE,
-    BaseCheckpointManager,
-    OpenedBundle,
-    OpenedWrite,
-    pack_manifest,
-    unpack_manifest,
-)
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle, OpenedWrite
 from langgraph_ckpt_config.managers.interfaces import RecordKind
-from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, MANIFEST_BLOB_TYPE, RecordQuery
+from langgraph_ckpt_config.managers.listtree import (
+    MANIFEST_TYPES,
+    NODE_TYPE,
+    TREE_MANIFEST_TYPE,
+    build_manifest,
+    element_digest,
+    expand,
+    manifest_entries,
+)
+from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, RecordQuery
 
 #: A delta channel's seed as stored: (serde type, bytes, list elements by hash when the
 #: value is a list manifest).
@@ -167,31 +168,37 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     def _list_blobs(
         self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list
     ) -> list[tuple[str, Any, str, bytes]]:
-        """Linear storage: a manifest of element hashes plus each element not yet stored.
+        """Linear storage: a tree manifest plus each element and list node not yet stored.
 
         Each element is serialized on its own by the serde and content-addressed by a
         blake2b-128 of its type and bytes, so a message shared by every later version of
-        the list is stored once per thread (docs/design.md, "Linear storage").
+        the list is stored once per thread; the nodes grouping a list's unchanged prefix
+        are shared the same way (docs/design.md, "Linear storage").
         """
         serde = self.serde
+        manager = self.manager
         queued = {b[1] for b in pending if b[0] == ELEMENT_CHANNEL}
         out: list[tuple[str, Any, str, bytes]] = []
         hashes: list[str] = []
         for element in value:
             typ, raw = serde.dumps_typed(element)
-            digest = hashlib.blake2b(typ.encode() + b"\0" + raw, digest_size=ELEMENT_DIGEST_SIZE).hexdigest()
+            digest = element_digest(typ, raw)
             hashes.append(digest)
-            if digest not in queued and not self.manager.element_known(thread_id, ns, digest):
+            if digest not in queued and not manager.element_known(thread_id, ns, digest):
                 queued.add(digest)
                 out.append((ELEMENT_CHANNEL, digest, typ, raw))
-        out.append((channel, version, MANIFEST_BLOB_TYPE, pack_manifest(hashes)))
+        body, nodes = build_manifest(hashes)
+        for digest, node in nodes:
+            if digest not in queued and not manager.element_known(thread_id, ns, digest):
+                queued.add(digest)
+                out.append((ELEMENT_CHANNEL, digest, NODE_TYPE, node))
+        out.append((channel, version, TREE_MANIFEST_TYPE, body))
         return out
 
     def _value(self, bundle: OpenedBundle, typ: str, raw: bytes) -> Any:
-        if typ == MANIFEST_BLOB_TYPE:
+        if typ in MANIFEST_TYPES:
             loads = self.serde.loads_typed
-            elements = bundle.elements
-            return [loads(elements[h]) for h in unpack_manifest(raw)]
+            return [loads(item) for item in expand(typ, raw, bundle.elements)]
         return self.serde.loads_typed((typ, raw))
 
     def _writes_kwargs(
@@ -385,8 +392,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 if blob is not None and blob.payload_type != EMPTY_BLOB_TYPE:
                     raw = manager._open_blob(thread_id, ns, blob)
                     elements: dict[str, tuple[str, bytes]] = {}
-                    if blob.payload_type == MANIFEST_BLOB_TYPE:  # a list stored element by element
-                        hashes = set(unpack_manifest(raw))
+                    if blob.payload_type in MANIFEST_TYPES:  # a list stored element by element
+                        hashes = {h for _, h in manifest_entries(blob.payload_type, raw)}
                         stored = manager._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
                         elements = manager._open_elements(thread_id, ns, hashes, stored)
                     seeds[ch] = (blob.payload_type, raw, elements)
@@ -415,8 +422,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 if w.channel in collected and w.channel not in seeds:
                     collected[w.channel].append((w.task_id, w.channel, serde.loads_typed((w.payload_type, w.data))))
             for ch, (typ, raw, elements) in step_seeds.items():
-                if typ == MANIFEST_BLOB_TYPE:
-                    seeds[ch] = [serde.loads_typed(elements[h]) for h in unpack_manifest(raw)]
+                if typ in MANIFEST_TYPES:
+                    seeds[ch] = [serde.loads_typed(item) for item in expand(typ, raw, elements)]
                 else:
                     seeds[ch] = serde.loads_typed((typ, raw))
         result: dict[str, DeltaChannelHistory] = {}

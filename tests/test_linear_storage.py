@@ -14,7 +14,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, MANIFEST_BLOB_TYPE, RecordQuery
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE
+from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, RecordQuery
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.graphs import run_scenario
 
@@ -51,7 +52,8 @@ values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
     max_leaves=6,
 )
-list_values = st.lists(values, max_size=6) | values
+# Long enough for the list tree to have nodes (FANOUT 8), with duplicates.
+list_values = st.lists(values, max_size=6) | st.lists(st.integers(0, 30), min_size=7, max_size=40) | values
 
 
 def _small_manager(kind: str, tmp_path):
@@ -100,11 +102,15 @@ def test_each_message_stored_once(manager_factory):
     for i in range(12):
         chat.invoke({"messages": [HumanMessage("m" * 300 + str(i), id=f"h{i}")]}, cfg)
     # 12 human + 12 AI messages: 24 distinct elements, however many checkpoints name them
-    assert len(_element_keys(manager, "once")) == 24
+    leaves = [
+        key for key in _element_keys(manager, "once")
+        if manager._read_blobs("once", "", [(ELEMENT_CHANNEL, key[1])])[(ELEMENT_CHANNEL, key[1])].payload_type != NODE_TYPE
+    ]
+    assert len(leaves) == 24
     manifests = [
         b for rec in manager.query_records(RecordQuery(thread_id="once", include_payload=False))
         for b in manager._read_blobs("once", "", list(rec.channel_versions.items())).values()
-        if b.payload_type == MANIFEST_BLOB_TYPE
+        if b.payload_type in MANIFEST_TYPES
     ]
     assert len(manifests) >= 12
     assert manager.verify_checkpoint(chat.get_state(cfg).config["configurable"]["checkpoint_id"], thread_id="once")

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import hashlib
 import json
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import ChainMap, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,10 +43,19 @@ from langgraph_ckpt_config.managers.interfaces import (
     ICheckpointManager,
     RecordKind,
 )
+from langgraph_ckpt_config.managers.listtree import (
+    DIGEST_SIZE,
+    FLAT_MANIFEST_TYPE,
+    MANIFEST_TYPES,
+    NODE_TYPE,
+    closure,
+    expand,
+    manifest_entries,
+    node_entries,
+)
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     EMPTY_BLOB_TYPE,
-    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -239,27 +247,17 @@ class OpenedBundle:
         self.elements = elements if elements is not None else {}
 
     def manifest_hashes(self) -> set[str]:
-        return {h for typ, raw in self.blobs.values() if typ == MANIFEST_BLOB_TYPE for h in unpack_manifest(raw)}
+        """Digests a list manifest among the blobs names directly (elements, or nodes of the tree)."""
+        return {h for typ, raw in self.blobs.values() if typ in MANIFEST_TYPES for _, h in manifest_entries(typ, raw)}
 
 
-#: Element digests are blake2b-128: collisions are out of reach for the elements of one
-#: thread, and a manifest costs 16 bytes per element (it is rewritten at every version).
-ELEMENT_DIGEST_SIZE = 16
+#: Kept for callers of the first layout's name (see ``listtree.DIGEST_SIZE``).
+ELEMENT_DIGEST_SIZE = DIGEST_SIZE
 
 
-def pack_manifest(hashes: Sequence[str]) -> bytes:
-    """A manifest body: the element digests, 16 raw bytes each, in list order."""
-    return b"".join(bytes.fromhex(h) for h in hashes)
-
-
-@functools.lru_cache(maxsize=1024)
 def unpack_manifest(raw: bytes) -> tuple[str, ...]:
-    """The element digests (hex) of a manifest body; memoized: one read unpacks it several times."""
-    if len(raw) % ELEMENT_DIGEST_SIZE:
-        raise IntegrityError(f"list manifest is damaged: {len(raw)} bytes is not a multiple of {ELEMENT_DIGEST_SIZE}")
-    text = raw.hex()
-    step = 2 * ELEMENT_DIGEST_SIZE
-    return tuple(text[i : i + step] for i in range(0, len(text), step))
+    """The element digests of a *flat* manifest body (the first layout)."""
+    return tuple(h for _, h in manifest_entries(FLAT_MANIFEST_TYPE, raw))
 
 
 class BaseCheckpointManager(ICheckpointManager):
@@ -772,8 +770,25 @@ class BaseCheckpointManager(ICheckpointManager):
     def _open_elements(
         self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
     ) -> dict[str, tuple[str, bytes]]:
+        """Open the elements ``hashes`` from ``stored``; nodes of a list tree among them are
+        completed with their descendants (read here, a level at a time, when ``stored`` lacks them)."""
+        out = self._open_elements_flat(thread_id, ns, hashes, stored)
+        nodes = [item[1] for item in out.values() if item[0] == NODE_TYPE]
+        while nodes:
+            wanted = {child for body in nodes for _, child in node_entries(body)} - out.keys()
+            if not wanted:
+                break
+            missing = [key for key in ((ELEMENT_CHANNEL, h) for h in wanted) if key not in stored]
+            lookup = ChainMap(self._read_blobs_cached(thread_id, ns, missing), stored) if missing else stored
+            opened = self._open_elements_flat(thread_id, ns, wanted, lookup)
+            out.update(opened)
+            nodes = [item[1] for item in opened.values() if item[0] == NODE_TYPE]
+        return out
+
+    def _open_elements_flat(
+        self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
+    ) -> dict[str, tuple[str, bytes]]:
         out = {}
-        known = self._known_elements
         for h in hashes:
             blob = stored.get((ELEMENT_CHANNEL, h))
             if blob is None:
@@ -782,8 +797,21 @@ class BaseCheckpointManager(ICheckpointManager):
                 out[h] = (blob.payload_type, blob.payload)
             else:
                 out[h] = (blob.payload_type, self._open_blob(thread_id, ns, blob))
-                known.add((thread_id, ns, h))
+                self._known_elements.add((thread_id, ns, h))
         return out
+
+    def _element_closure(
+        self, thread_id: str, ns: str, manifests: Iterable[tuple[str, bytes]], *, strict: bool = True
+    ) -> set[str]:
+        """Every element and node digest the opened ``manifests`` ``(type, body)`` reach;
+        only nodes are read (one batch per tree level)."""
+
+        def fetch(digests: list[str]) -> dict[str, bytes]:
+            stored = self._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in digests])
+            return {key[1]: self._open_blob(thread_id, ns, blob) for key, blob in stored.items()}
+
+        entries = [e for typ, raw in manifests if typ in MANIFEST_TYPES for e in manifest_entries(typ, raw)]
+        return closure(entries, fetch, strict=strict)
 
     def element_known(self, thread_id: str, ns: str, digest: str) -> bool:
         """Whether this process has written or read element ``digest`` of the thread.
@@ -853,16 +881,20 @@ class BaseCheckpointManager(ICheckpointManager):
         return len(orphans)
 
     def _referenced_elements(self, thread_id: str, records: Iterable[StoredRecord]) -> set[tuple[str, str]]:
-        """(ns, element hash) named by the list manifests of ``records``."""
+        """(ns, digest) of every element and list node the manifests of ``records`` reach."""
         out: set[tuple[str, str]] = set()
         seen: set[tuple[str, str, ChannelVersion]] = set()
+        manifests: dict[str, list[tuple[str, bytes]]] = {}
         for rec in records:
             keys = [(ch, ver) for ch, ver in rec.channel_versions.items() if (rec.checkpoint_ns, ch, ver) not in seen]
             seen.update((rec.checkpoint_ns, ch, ver) for ch, ver in keys)
             for blob in self._read_blobs(thread_id, rec.checkpoint_ns, keys).values():
-                if blob.payload_type == MANIFEST_BLOB_TYPE:
-                    for h in unpack_manifest(self._open_blob(thread_id, rec.checkpoint_ns, blob)):
-                        out.add((rec.checkpoint_ns, h))
+                if blob.payload_type in MANIFEST_TYPES:
+                    body = self._open_blob(thread_id, rec.checkpoint_ns, blob)
+                    manifests.setdefault(rec.checkpoint_ns, []).append((blob.payload_type, body))
+        for ns, found in manifests.items():
+            # strict=False: a node already missing must not stop the collection of the rest
+            out.update((ns, h) for h in self._element_closure(thread_id, ns, found, strict=False))
         return out
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
@@ -878,12 +910,11 @@ class BaseCheckpointManager(ICheckpointManager):
             ns = rec.checkpoint_ns
             payload = self._open_record(rec)
             blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
-            hashes = {
-                h
-                for b in blobs.values()
-                if b.payload_type == MANIFEST_BLOB_TYPE
-                for h in unpack_manifest(self._open_blob(source_thread_id, ns, b))
-            }
+            hashes = self._element_closure(
+                source_thread_id,
+                ns,
+                [(b.payload_type, self._open_blob(source_thread_id, ns, b)) for b in blobs.values() if b.payload_type in MANIFEST_TYPES],
+            )
             if hashes:
                 blobs.update(self._read_blobs(source_thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
             new_blobs = [
@@ -1213,8 +1244,8 @@ class BaseCheckpointManager(ICheckpointManager):
             checkpoint, metadata = {"payload": doc}, {}
         values = {}
         for (ch, _ver), (typ, raw) in bundle.blobs.items():
-            if typ == MANIFEST_BLOB_TYPE:
-                values[ch] = [serde.loads_typed(bundle.elements[h]) for h in unpack_manifest(raw)]
+            if typ in MANIFEST_TYPES:
+                values[ch] = [serde.loads_typed(item) for item in expand(typ, raw, bundle.elements)]
             elif typ != EMPTY_BLOB_TYPE:
                 values[ch] = serde.loads_typed((typ, raw))
         checkpoint["channel_values"] = values
@@ -1344,7 +1375,7 @@ class BaseCheckpointManager(ICheckpointManager):
                     problems.append(f"blob {ch!r}@{ver}: missing")
                 elif blob.payload_type != EMPTY_BLOB_TYPE:
                     check(blob.payload, blob.checksum, self._blob_aad(tid, ns, ch, ver), f"blob {ch!r}@{ver}")
-                    if blob.payload_type == MANIFEST_BLOB_TYPE:
+                    if blob.payload_type in MANIFEST_TYPES:
                         problems += self._verify_elements(tid, ns, ch, ver, blob, check)
             for w in self._read_writes(tid, ns, cid):
                 check(w.payload, w.checksum, self._write_aad(tid, ns, cid, w.task_id, w.idx), f"write {w.task_id}/{w.idx}")
@@ -1358,7 +1389,8 @@ class BaseCheckpointManager(ICheckpointManager):
     def _verify_elements(self, tid: str, ns: str, ch: str, ver: ChannelVersion, blob: StoredBlob, check) -> list[str]:
         """Problems with the list elements a manifest names (missing ones; ``check`` reports damage)."""
         try:
-            hashes = unpack_manifest(self.pipeline.open(blob.payload, self._blob_aad(tid, ns, ch, ver)))
+            body = self.pipeline.open(blob.payload, self._blob_aad(tid, ns, ch, ver))
+            hashes = sorted(self._element_closure(tid, ns, [(blob.payload_type, body)], strict=False))
         except CkptError:
             return []  # the manifest itself was already reported as damaged
         elements = self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
@@ -1405,12 +1437,9 @@ class BaseCheckpointManager(ICheckpointManager):
             tid, ns = rec.thread_id, rec.checkpoint_ns
             if rec.kind == RecordKind.LANGGRAPH.value:
                 blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
-                hashes = {
-                    h
-                    for b in blobs.values()
-                    if b.payload_type == MANIFEST_BLOB_TYPE
-                    for h in unpack_manifest(self._open_blob(tid, ns, b))
-                }
+                hashes = self._element_closure(
+                    tid, ns, [(b.payload_type, self._open_blob(tid, ns, b)) for b in blobs.values() if b.payload_type in MANIFEST_TYPES]
+                )
                 if hashes:
                     blobs.update(self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
                 for blob in blobs.values():
@@ -1530,12 +1559,21 @@ class BaseCheckpointManager(ICheckpointManager):
                 )
             versions = item.get("channel_versions") or {}
             candidates = blobs_by_key.get((src_tid, ns), [])
-            needed = {
-                h
+            doc_nodes = {
+                b["version"]: base64.b64decode(b["data"])
                 for b in candidates
-                if b["payload_type"] == MANIFEST_BLOB_TYPE and versions.get(b["channel"]) == b["version"]
-                for h in unpack_manifest(base64.b64decode(b["data"]))
+                if b["channel"] == ELEMENT_CHANNEL and b["payload_type"] == NODE_TYPE
             }
+            needed = closure(
+                [
+                    entry
+                    for b in candidates
+                    if b["payload_type"] in MANIFEST_TYPES and versions.get(b["channel"]) == b["version"]
+                    for entry in manifest_entries(b["payload_type"], base64.b64decode(b["data"]))
+                ],
+                lambda digests, nodes=doc_nodes: {h: nodes[h] for h in digests if h in nodes},
+                strict=False,
+            )
             blobs = []
             for b in candidates:
                 is_element = b["channel"] == ELEMENT_CHANNEL and b["version"] in needed

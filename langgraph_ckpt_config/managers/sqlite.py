@@ -42,10 +42,10 @@ from langgraph_ckpt_config.errors import (
     IntegrityError,
     ManagerNotInitializedError,
 )
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle, unpack_manifest
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
-    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -582,16 +582,26 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     def _manifest_elements_on(
         self, conn: sqlite3.Connection, thread_id: str, ns: str, blobs: Sequence[StoredBlob]
     ) -> dict[BlobKey, StoredBlob]:
-        """The element blobs the list manifests among ``blobs`` name, read on ``conn`` (same snapshot)."""
-        hashes = {
+        """The element and list-node blobs the manifests among ``blobs`` reach, read on
+        ``conn`` (same snapshot): one query per level of the list tree."""
+        wanted = {
             h
             for blob in blobs
-            if blob.payload_type == MANIFEST_BLOB_TYPE
-            for h in unpack_manifest(self._open_blob(thread_id, ns, blob))
+            if blob.payload_type in MANIFEST_TYPES
+            for _, h in manifest_entries(blob.payload_type, self._open_blob(thread_id, ns, blob))
         }
-        if not hashes:
-            return {}
-        return self._read_blobs_on(conn, thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes], use_cache=True)
+        out: dict[BlobKey, StoredBlob] = {}
+        while wanted:
+            found = self._read_blobs_on(conn, thread_id, ns, [(ELEMENT_CHANNEL, h) for h in wanted], use_cache=True)
+            out.update(found)
+            wanted = {
+                child
+                for blob in found.values()
+                if blob.payload_type == NODE_TYPE
+                for _, child in node_entries(self._open_blob(thread_id, ns, blob))
+                if (ELEMENT_CHANNEL, child) not in out
+            }
+        return out
 
     def _bundle_on(
         self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str | None

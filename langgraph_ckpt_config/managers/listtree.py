@@ -1,0 +1,170 @@
+"""Linear storage of list values: element digests, manifests and the node tree over them.
+
+A list channel value is stored as a *manifest* plus its elements, each element
+content-addressed by ``element_digest`` and stored once per thread. A flat manifest
+(``lgc:list-manifest``, the first layout) names every element, so it grows with the
+list and a thread's manifests grow with the square of its length. A *tree* manifest
+(``lgc:list-tree``) names at most ``FANOUT - 1`` entries per level: the elements are
+grouped, FANOUT at a time and from the start of the list, into *nodes* -- themselves
+content-addressed and stored like elements (payload type ``lgc:list-node``) -- nodes
+into nodes of the next level, and so on. Appending to a list rewrites a manifest of
+O(FANOUT x log n) entries and, once every FANOUT appends, one node per completed level:
+storage grows linearly with the thread, and the nodes of the unchanged prefix of a list
+are shared by every later version (docs/design.md, "Linear storage").
+
+Bodies (no codec here; the manager seals them like any blob):
+
+* tree manifest: entries of 1 byte *level* + 16-byte digest, in list order; level 0 is
+  an element, level k >= 1 a node covering FANOUT**k elements;
+* node: 1 byte level (>= 1), then the digests of its FANOUT children (level - 1);
+* flat manifest: 16-byte element digests (read only; still understood everywhere).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from langgraph_ckpt_config.errors import IntegrityError
+from langgraph_ckpt_config.managers.records import MANIFEST_BLOB_TYPE
+
+#: Element digests are blake2b-128: collisions are out of reach for the elements of one thread.
+DIGEST_SIZE = 16
+#: Children per node. 8 keeps a manifest small (at most 7 entries per level) and a
+#: cold read of a 5,000-element list at 5 rounds of batched fetches.
+FANOUT = 8
+TREE_MANIFEST_TYPE = "lgc:list-tree"
+FLAT_MANIFEST_TYPE = MANIFEST_BLOB_TYPE
+MANIFEST_TYPES = frozenset({FLAT_MANIFEST_TYPE, TREE_MANIFEST_TYPE})
+NODE_TYPE = "lgc:list-node"
+
+Entry = tuple[int, str]  # (level, hex digest)
+
+
+def element_digest(payload_type: str, raw: bytes) -> str:
+    """The content address of one stored element (or node): its type and bytes."""
+    return hashlib.blake2b(payload_type.encode() + b"\0" + raw, digest_size=DIGEST_SIZE).hexdigest()
+
+
+def build_manifest(leaves: Sequence[str]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The tree manifest body for elements ``leaves`` (hex digests, list order), and the
+    nodes ``(digest, body)`` it refers to directly or through other nodes."""
+    nodes: list[tuple[str, bytes]] = []
+    tails: list[list[Entry]] = []  # per level, the entries left over after the full groups
+    level_entries: list[str] = list(leaves)
+    level = 0
+    while len(level_entries) >= FANOUT:
+        full = len(level_entries) - len(level_entries) % FANOUT
+        parents: list[str] = []
+        marker = bytes((level + 1,))
+        for i in range(0, full, FANOUT):
+            body = marker + bytes.fromhex("".join(level_entries[i : i + FANOUT]))
+            digest = element_digest(NODE_TYPE, body)
+            nodes.append((digest, body))
+            parents.append(digest)
+        tails.append([(level, h) for h in level_entries[full:]])
+        level_entries = parents
+        level += 1
+    entries = [(level, h) for h in level_entries]
+    for tail in reversed(tails):
+        entries.extend(tail)
+    return pack_entries(entries), nodes
+
+
+def pack_entries(entries: Iterable[Entry]) -> bytes:
+    return b"".join(bytes((level,)) + bytes.fromhex(h) for level, h in entries)
+
+
+@functools.lru_cache(maxsize=2048)
+def _tree_entries(raw: bytes) -> tuple[Entry, ...]:
+    width = DIGEST_SIZE + 1
+    if len(raw) % width:
+        raise IntegrityError(f"list manifest is damaged: {len(raw)} bytes is not a multiple of {width}")
+    return tuple((raw[i], raw[i + 1 : i + width].hex()) for i in range(0, len(raw), width))
+
+
+@functools.lru_cache(maxsize=2048)
+def _flat_entries(raw: bytes) -> tuple[Entry, ...]:
+    if len(raw) % DIGEST_SIZE:
+        raise IntegrityError(f"list manifest is damaged: {len(raw)} bytes is not a multiple of {DIGEST_SIZE}")
+    text = raw.hex()
+    step = 2 * DIGEST_SIZE
+    return tuple((0, text[i : i + step]) for i in range(0, len(text), step))
+
+
+def manifest_entries(payload_type: str, raw: bytes) -> tuple[Entry, ...]:
+    """``(level, digest)`` of each entry of a manifest of either layout, in list order."""
+    if payload_type == TREE_MANIFEST_TYPE:
+        return _tree_entries(raw)
+    if payload_type == FLAT_MANIFEST_TYPE:
+        return _flat_entries(raw)
+    raise IntegrityError(f"not a list manifest: payload type {payload_type!r}")
+
+
+@functools.lru_cache(maxsize=4096)
+def node_entries(raw: bytes) -> tuple[Entry, ...]:
+    """``(level, digest)`` of a node's children."""
+    if not raw or raw[0] < 1 or (len(raw) - 1) % DIGEST_SIZE:
+        raise IntegrityError(f"list node is damaged ({len(raw)} bytes)")
+    child = raw[0] - 1
+    text = raw[1:].hex()
+    step = 2 * DIGEST_SIZE
+    return tuple((child, text[i : i + step]) for i in range(0, len(text), step))
+
+
+def expand(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The list's elements ``(serde type, bytes)`` in order, nodes resolved through ``elements``."""
+    out: list[tuple[str, bytes]] = []
+    stack = list(reversed(manifest_entries(payload_type, raw)))
+    while stack:
+        level, digest = stack.pop()
+        try:
+            item = elements[digest]
+        except KeyError:
+            what = "node" if level else "element"
+            raise IntegrityError(f"list {what} {digest[:16]}... is missing") from None
+        if level:
+            if item[0] != NODE_TYPE:
+                raise IntegrityError(f"list node {digest[:16]}... is damaged (stored as {item[0]!r})")
+            stack.extend(reversed(node_entries(item[1])))
+        else:
+            out.append(item)
+    return out
+
+
+def closure(
+    entries: Iterable[Entry],
+    fetch_nodes: Callable[[list[str]], Mapping[str, bytes]],
+    *,
+    strict: bool = True,
+) -> set[str]:
+    """Every digest (elements and nodes) reachable from manifest ``entries``.
+
+    ``fetch_nodes(digests)`` returns node bodies by digest, one batch per tree level;
+    elements themselves are never fetched. A node it cannot return raises
+    ``IntegrityError`` when ``strict``, else its subtree is left out.
+    """
+    seen: set[str] = set()
+    frontier: list[str] = []
+    for level, digest in entries:
+        if digest not in seen:
+            seen.add(digest)
+            if level:
+                frontier.append(digest)
+    while frontier:
+        bodies = fetch_nodes(frontier)
+        following: list[str] = []
+        for digest in frontier:
+            body = bodies.get(digest)
+            if body is None:
+                if strict:
+                    raise IntegrityError(f"list node {digest[:16]}... is missing")
+                continue
+            for level, child in node_entries(body):
+                if child not in seen:
+                    seen.add(child)
+                    if level:
+                        following.append(child)
+        frontier = following
+    return seen
