@@ -141,3 +141,28 @@ def test_a_long_chat_thread_grows_linearly(manager_factory):
     referenced = {h for _, h in manager._referenced_elements("long", manager.query_records(RecordQuery(thread_id="long", include_payload=False)))}
     assert stored == referenced
     assert graph.get_state(cfg).values["messages"] == state
+
+
+def test_a_missing_node_is_reported_never_a_shorter_list(manager_factory):
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    graph = chat_graph().compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "holes"}}
+    for i in range(10):  # 20 messages: two full nodes
+        graph.invoke({"messages": [HumanMessage(f"m{i}", id=f"h{i}")]}, cfg)
+    checkpoint_id = graph.get_state(cfg).config["configurable"]["checkpoint_id"]
+    nodes = [
+        ver for _, ch, ver in manager._list_blob_keys("holes")
+        if ch == ELEMENT_CHANNEL
+        and manager._read_blobs("holes", "", [(ch, ver)])[(ch, ver)].payload_type == NODE_TYPE
+    ]
+    assert nodes
+    manager._delete_blobs("holes", [("", ELEMENT_CHANNEL, h) for h in nodes])
+    manager._element_cache.clear()
+    manager._blob_cache.clear()
+    with pytest.raises(IntegrityError, match="missing"):
+        manager.get_langgraph_bundle("holes")
+    report = manager.verify_report(checkpoint_id, thread_id="holes")
+    assert any("missing" in problem for problem in report["problems"])

@@ -808,7 +808,16 @@ class BaseCheckpointManager(ICheckpointManager):
 
         def fetch(digests: list[str]) -> dict[str, bytes]:
             stored = self._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in digests])
-            return {key[1]: self._open_blob(thread_id, ns, blob) for key, blob in stored.items()}
+            bodies = {}
+            for key, blob in stored.items():
+                try:
+                    bodies[key[1]] = self._open_blob(thread_id, ns, blob)
+                except CkptError:
+                    if strict:
+                        raise
+                    # not strict (collection, verification): a damaged node is treated as
+                    # absent; verify_checkpoint reports it through its own checksum check.
+            return bodies
 
         entries = [e for typ, raw in manifests if typ in MANIFEST_TYPES for e in manifest_entries(typ, raw)]
         return closure(entries, fetch, strict=strict)
