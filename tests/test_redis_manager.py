@@ -462,3 +462,23 @@ def test_async_prune_collects_unreferenced_blobs_and_elements(make_manager):
     named = {m._blob_field("", ch, v) for ch, v in rec.channel_versions.items()}
     assert named <= fields
     assert not {f for f in fields if not f.startswith("|%00")} - named  # only the head's channel values remain
+
+
+def test_more_concurrent_async_operations_than_pooled_connections(make_manager):
+    """An async graph runs a thread's put and writes concurrently, many threads at once:
+    operations beyond ``connection_pool_size`` wait for a connection instead of failing."""
+    m = make_manager(connection_pool_size=2)
+    for i in range(4):
+        _put(m, f"t{i}", "001", {"c": (1, b"v%d" % i)})
+
+    async def many():
+        return await asyncio.gather(*(m.aget_langgraph_bundle(f"t{i % 4}") for i in range(40)))
+
+    bundles = asyncio.run(many())
+    assert [b.blobs[("c", 1)][1] for b in bundles] == [b"v%d" % (i % 4) for i in range(40)]
+
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # the sync client, from many threads
+        got = list(pool.map(lambda i: m.get_langgraph_bundle(f"t{i % 4}").blobs[("c", 1)][1], range(40)))
+    assert got == [b"v%d" % (i % 4) for i in range(40)]

@@ -59,6 +59,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
@@ -304,6 +305,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if p.local_cache_enabled:  # see the module docstring: a decoded-blob cache, not RESP3 tracking
             self._blob_cache = LRUCache(p.local_cache_size, p.local_cache_ttl)
         self._async: dict[int, tuple[Any, dict[str, Any], Any]] = {}
+        self._initialized_clients: weakref.WeakSet[Any] = weakref.WeakSet()
         with self._translate():
             self._client = self._make_client(asynchronous=False)
             self._scripts = {name: self._client.register_script(src) for name, src in _SCRIPTS.items()}
@@ -346,10 +348,18 @@ class RedisCheckpointManager(BaseCheckpointManager):
                 return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=p.ssl, **kwargs)
             return cluster_mod.RedisCluster.from_url(p.url.get_secret_value(), **kwargs)
         mod = aredis if asynchronous else redis
+        # A blocking pool: more concurrent operations than connection_pool_size (an async
+        # graph runs a thread's put and writes concurrently, many threads at once) wait up
+        # to socket_timeout for a free connection instead of failing with "Too many connections".
         kwargs["max_connections"] = p.connection_pool_size
+        kwargs["timeout"] = p.socket_timeout
         if p.url is not None:
-            return mod.Redis.from_url(p.url.get_secret_value(), **kwargs)
-        return mod.Redis(host=p.host, port=p.port, db=p.db, ssl=p.ssl, **kwargs)
+            pool = mod.BlockingConnectionPool.from_url(p.url.get_secret_value(), **kwargs)
+        else:
+            if p.ssl:
+                kwargs["connection_class"] = mod.SSLConnection
+            pool = mod.BlockingConnectionPool(host=p.host, port=p.port, db=p.db, **kwargs)
+        return mod.Redis.from_pool(pool)  # the client owns the pool: closing it disconnects the pool
 
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
         """The async client of the running event loop, created on first use.
@@ -367,18 +377,34 @@ class RedisCheckpointManager(BaseCheckpointManager):
             self._async[id(loop)] = entry
         return entry[0], entry[1]
 
+    async def _aclient_ready(self) -> tuple[Any, dict[str, Any]]:
+        client, scripts = self._aclient()
+        if self.params.cluster_enabled and client not in self._initialized_clients:
+            # redis.asyncio's RedisCluster initializes lazily, and concurrent first commands
+            # on a fresh client race there (seen as "'NoneType' object has no attribute
+            # 'writelines'" or closed connections): initialize it first (it holds a lock).
+            await client.initialize()
+            self._initialized_clients.add(client)
+        return client, scripts
+
     def _close(self) -> None:
         with contextlib.suppress(rexc.RedisError, OSError):
             self._client.close()
         self._async.clear()
 
+    async def aclose_loop_clients(self) -> None:
+        """Close the async client of the running event loop (the manager stays open; the
+        next async call makes a new one). For callers about to close their loop."""
+        loop = asyncio.get_running_loop()
+        for key, (client, _scripts, client_loop) in list(getattr(self, "_async", {}).items()):
+            if client_loop is loop:
+                self._async.pop(key, None)
+                with contextlib.suppress(rexc.RedisError, OSError):
+                    await client.aclose()
+
     async def aclose(self) -> None:
         try:
-            loop = asyncio.get_running_loop()
-            for client, _scripts, client_loop in list(getattr(self, "_async", {}).values()):
-                if client_loop is loop:
-                    with contextlib.suppress(rexc.RedisError, OSError):
-                        await client.aclose()
+            await self.aclose_loop_clients()
         finally:
             self.close()  # sync client close: no I/O beyond closing sockets
 
@@ -405,7 +431,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     async def _arun(self, plan: Plan) -> Any:
         with self._translate():
-            client, scripts = self._aclient()
+            client, scripts = await self._aclient_ready()
             try:
                 request = next(plan)
                 while True:
