@@ -17,11 +17,14 @@ silently turn the msgpack allowlist off. The manager's codec pipeline
 
 from __future__ import annotations
 
+import operator
 import random
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -47,6 +50,7 @@ from langgraph_ckpt_config.managers.listtree import (
     build_manifest,
     element_digest,
     expand,
+    expand_digests,
     manifest_entries,
 )
 from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, RecordQuery
@@ -56,6 +60,22 @@ from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_T
 _DeltaSeed = tuple[str, bytes, dict[str, tuple[str, bytes]]]
 #: One ancestor of the delta walk: its writes to unresolved channels, the seeds found there.
 _DeltaStep = tuple[list[OpenedWrite], dict[str, _DeltaSeed]]
+
+
+#: Element objects remembered by ``list_storage_reuse_objects`` (per saver).
+_ELEMENT_MEMO_SIZE = 100_000
+#: Channels whose last stored list is remembered by the same option (per saver).
+_REMEMBERED_LISTS = 1_000
+
+
+class _RememberedList(NamedTuple):
+    thread_id: str
+    ns: str
+    channel: str
+    objects: list  # a copy: the caller's list may be appended to in place later
+    hashes: list[str]
+    levels: list[list[str]] | None  # node digests per tree level (build_manifest); None: unknown
+    generation: int
 
 
 def _thread_id(config: RunnableConfig) -> str:
@@ -92,6 +112,12 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     def __init__(self, manager: BaseCheckpointManager, *, serde: Any = None) -> None:
         super().__init__(serde=serde)
         self.manager = manager
+        #: id(element) -> (element, digest) for ``list_storage_reuse_objects`` (the element is
+        #: held so its id cannot be reused by another object while it is remembered)
+        self._element_memo: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+        #: (thread, ns, channel) -> the list last stored there, for the same option
+        self._lists: OrderedDict[tuple[str, str, str], _RememberedList] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ConfigCheckpointSaver:
@@ -128,7 +154,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     # ------------------------------------------------------------------ mapping helpers
     def _put_kwargs(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
-    ) -> tuple[dict[str, Any], RunnableConfig]:
+    ) -> tuple[dict[str, Any], RunnableConfig, list[_RememberedList]]:
+        """The manager call for ``put``, the next config, and the lists to remember once
+        the write succeeded (``list_storage_reuse_objects``)."""
         serde = self.serde
         thread_id = _thread_id(config)
         configurable = config["configurable"]
@@ -138,12 +166,13 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         md = get_serializable_checkpoint_metadata(config, metadata)
         payload_type, payload = serde.dumps_typed({"checkpoint": stored, "metadata": md})
         blobs: list[tuple[str, Any, str, bytes]] = []
+        remember: list[_RememberedList] = []
         linear = getattr(self.manager.params, "list_storage", False)
         for channel, version in new_versions.items():
             if channel not in values:
                 blobs.append((channel, version, EMPTY_BLOB_TYPE, b""))
             elif linear and type(values[channel]) is list:
-                blobs.extend(self._list_blobs(thread_id, ns, channel, version, values[channel], blobs))
+                blobs.extend(self._list_blobs(thread_id, ns, channel, version, values[channel], blobs, remember))
             else:
                 typ, raw = serde.dumps_typed(values[channel])
                 blobs.append((channel, version, typ, raw))
@@ -163,10 +192,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         next_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
         }
-        return kwargs, next_config
+        return kwargs, next_config, remember
 
     def _list_blobs(
-        self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list
+        self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list, remember: list
     ) -> list[tuple[str, Any, str, bytes]]:
         """Linear storage: a tree manifest plus each element and list node not yet stored.
 
@@ -179,26 +208,82 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         manager = self.manager
         queued = {b[1] for b in pending if b[0] == ELEMENT_CHANNEL}
         out: list[tuple[str, Any, str, bytes]] = []
-        hashes: list[str] = []
-        for element in value:
+        reuse = getattr(manager.params, "list_storage_reuse_objects", False)
+        previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
+        hashes: list[str] = list(previous.hashes) if previous is not None else []
+        for element in value[len(hashes) :]:
+            if reuse:
+                hit = self._element_memo.get(id(element))
+                if hit is not None and hit[0] is element and manager.element_known(thread_id, ns, hit[1]):
+                    hashes.append(hit[1])
+                    continue
             typ, raw = serde.dumps_typed(element)
             digest = element_digest(typ, raw)
             hashes.append(digest)
+            if reuse:
+                self._remember_object(element, digest)
             if digest not in queued and not manager.element_known(thread_id, ns, digest):
                 queued.add(digest)
                 out.append((ELEMENT_CHANNEL, digest, typ, raw))
-        body, nodes = build_manifest(hashes)
+        if previous is not None and previous.levels is not None:  # only nodes completed since are new
+            body, nodes, levels = build_manifest(hashes, previous.levels, len(previous.hashes))
+        else:
+            body, nodes, levels = build_manifest(hashes)
         for digest, node in nodes:
-            if digest not in queued and not manager.element_known(thread_id, ns, digest):
-                queued.add(digest)
-                out.append((ELEMENT_CHANNEL, digest, NODE_TYPE, node))
+            if digest in queued or manager.element_known(thread_id, ns, digest):
+                continue
+            queued.add(digest)
+            out.append((ELEMENT_CHANNEL, digest, NODE_TYPE, node))
         out.append((channel, version, TREE_MANIFEST_TYPE, body))
+        if reuse:  # remembered by put() once the write succeeded: then every node is stored
+            remember.append(
+                _RememberedList(thread_id, ns, channel, list(value), hashes, levels, self.manager.element_generation(thread_id))
+            )
         return out
 
-    def _value(self, bundle: OpenedBundle, typ: str, raw: bytes) -> Any:
+    def _previous_list(self, thread_id: str, ns: str, channel: str, value: list) -> _RememberedList | None:
+        """What this saver stored for the channel last, when ``value`` extends it with the
+        very same objects (``list_storage_reuse_objects``): its digests need no new work."""
+        state = self._lists.get((thread_id, ns, channel))
+        if state is None or state.generation != self.manager.element_generation(thread_id):
+            return None
+        n = len(state.objects)
+        if n > len(value) or not all(map(operator.is_, state.objects, value[:n])):
+            return None
+        return state
+
+    def _remember_lists(self, lists: list[_RememberedList]) -> None:
+        with self._memo_lock:
+            for state in lists:
+                key = (state.thread_id, state.ns, state.channel)
+                self._lists[key] = state
+                self._lists.move_to_end(key)
+                if len(self._lists) > _REMEMBERED_LISTS:
+                    self._lists.popitem(last=False)
+
+    def _remember_object(self, element: Any, digest: str) -> None:
+        if element is None or isinstance(element, (bool, int, float, str, bytes)):
+            return  # cheap to serialize, and small ints/strings share ids
+        with self._memo_lock:
+            self._element_memo[id(element)] = (element, digest)
+            if len(self._element_memo) > _ELEMENT_MEMO_SIZE:
+                self._element_memo.popitem(last=False)
+
+    def _value(self, bundle: OpenedBundle, typ: str, raw: bytes, channel: str) -> Any:
         if typ in MANIFEST_TYPES:
             loads = self.serde.loads_typed
-            return [loads(item) for item in expand(typ, raw, bundle.elements)]
+            elements = bundle.elements
+            digests = expand_digests(typ, raw, elements)
+            value = [loads(elements[h]) for h in digests]
+            if getattr(self.manager.params, "list_storage_reuse_objects", False):
+                # the objects handed to the graph are exactly these digests: the next put of
+                # this channel (the graph appending to them) need not serialize them again
+                rec = bundle.record
+                for element, digest in zip(value, digests):
+                    self._remember_object(element, digest)
+                generation = self.manager.element_generation(rec.thread_id)
+                self._remember_lists([_RememberedList(rec.thread_id, rec.checkpoint_ns, channel, list(value), digests, None, generation)])
+            return value
         return self.serde.loads_typed((typ, raw))
 
     def _writes_kwargs(
@@ -231,7 +316,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
         checkpoint["channel_values"] = {
-            channel: self._value(bundle, typ, raw)
+            channel: self._value(bundle, typ, raw, channel)
             for (channel, version), (typ, raw) in bundle.blobs.items()
             if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
         }
@@ -308,8 +393,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     def put(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> RunnableConfig:
-        kwargs, next_config = self._put_kwargs(config, checkpoint, metadata, new_versions)
+        kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
         self.manager.put_langgraph_checkpoint(**kwargs)
+        if remember:
+            self._remember_lists(remember)
         return next_config
 
     def put_writes(
@@ -459,8 +546,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     async def aput(
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> RunnableConfig:
-        kwargs, next_config = self._put_kwargs(config, checkpoint, metadata, new_versions)
+        kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
         await self.manager.aput_langgraph_checkpoint(**kwargs)
+        if remember:
+            self._remember_lists(remember)
         return next_config
 
     async def aput_writes(

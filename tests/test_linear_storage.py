@@ -56,23 +56,24 @@ values = st.recursive(
 list_values = st.lists(values, max_size=6) | st.lists(st.integers(0, 30), min_size=7, max_size=40) | values
 
 
-def _small_manager(kind: str, tmp_path):
+def _small_manager(kind: str, tmp_path, **extra):
     from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
     from langgraph_ckpt_config.managers.sqlite import SqliteCheckpointManager
 
     if kind == "memory":
-        manager = MemoryCheckpointManager({"cleanup_interval": 0})
+        manager = MemoryCheckpointManager({"cleanup_interval": 0, **extra})
     else:
-        manager = SqliteCheckpointManager({"database_path": str(tmp_path / "prop.db"), "cleanup_interval": 0})
+        manager = SqliteCheckpointManager({"database_path": str(tmp_path / "prop.db"), "cleanup_interval": 0, **extra})
     manager.initialize()
     return manager
 
 
+@pytest.mark.parametrize("reuse", [False, True], ids=["serialize-all", "reuse-objects"])
 @pytest.mark.parametrize("kind", SMALL)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=st.lists(list_values, min_size=1, max_size=6), prune_to=st.integers(0, 3))
-def test_random_list_sequences_round_trip_and_never_leak(kind, tmp_path, sequence, prune_to):
-    manager = _small_manager(kind, tmp_path)
+def test_random_list_sequences_round_trip_and_never_leak(kind, reuse, tmp_path, sequence, prune_to):
+    manager = _small_manager(kind, tmp_path, list_storage_reuse_objects=reuse)
     ours = _graph(ConfigCheckpointSaver(manager))
     reference = _graph(InMemorySaver())
     thread = f"p-{uuid.uuid4().hex[:8]}"
@@ -153,6 +154,49 @@ def test_switch_off_and_data_written_either_way_stays_readable(manager_factory):
 def test_graphs_match_with_list_storage_off(manager_factory, scenario):
     ours = run_scenario(scenario, ConfigCheckpointSaver(manager_factory(list_storage=False)))
     assert ours == run_scenario(scenario, InMemorySaver())
+
+
+@pytest.mark.parametrize("scenario", ["chat", "interrupt", "time_travel", "subgraph", "async", "typed_state"])
+def test_graphs_match_with_object_reuse_on(manager_factory, scenario):
+    ours = run_scenario(scenario, ConfigCheckpointSaver(manager_factory(list_storage_reuse_objects=True)))
+    assert ours == run_scenario(scenario, InMemorySaver())
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_object_reuse_skips_serializing_stored_elements(manager_factory, reuse):
+    """Off (default): every element is serialized at every step, so an in-place edit of an
+    old message is stored too. On: an element object already stored is not serialized again
+    (objects the saver read back count as stored), so a turn's CPU no longer grows with the list."""
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    saver = ConfigCheckpointSaver(manager_factory(list_storage_reuse_objects=reuse))
+    graph = chat_graph().compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "turns"}}
+    for i in range(10):
+        graph.invoke({"messages": [HumanMessage(f"m{i}", id=f"h{i}")]}, cfg)
+    serde = saver.serde
+    serialized: list[Any] = []
+    original = serde.dumps_typed
+
+    def counting(obj):
+        serialized.append(obj)
+        return original(obj)
+
+    serde.dumps_typed = counting
+    try:
+        graph.invoke({"messages": [HumanMessage("last", id="h-last")]}, cfg)
+    finally:
+        del serde.dumps_typed
+    messages = [obj for obj in serialized if isinstance(obj, HumanMessage)]
+    if reuse:
+        assert {m.content for m in messages} == {"last"}
+    else:
+        assert len(messages) >= 11  # the whole list again
+    saver.manager._element_cache.clear()  # a cold reader: everything from storage
+    reader = chat_graph().compile(checkpointer=ConfigCheckpointSaver(saver.manager))
+    contents = [m.content for m in reader.get_state(cfg).values["messages"]]
+    assert len(contents) == 22 and contents[20] == "last"
+    assert contents[:20:2] == [f"m{i}" for i in range(10)]
 
 
 def test_export_import_copy_keep_elements(manager_factory, tmp_path):

@@ -51,14 +51,27 @@ def test_expand_rebuilds_any_list(values):
         h = element_digest("bytes", raw)
         elements[h] = ("bytes", raw)
         digests.append(h)
-    body, nodes = build_manifest(digests)
+    body, nodes, _ = build_manifest(digests)
     assert [raw for _, raw in expand(TREE_MANIFEST_TYPE, body, _store(nodes, elements))] == [str(v).encode() for v in values]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 700), st.integers(0, 700))
+def test_incremental_build_equals_a_fresh_one(first, more):
+    """Building from the previous tree of a prefix gives the same manifest and all new nodes."""
+    digests, _ = _leaves(first + more)
+    _, old_nodes, levels = build_manifest(digests[:first])
+    body, new_nodes, new_levels = build_manifest(digests, levels, first)
+    fresh_body, fresh_nodes, fresh_levels = build_manifest(digests)
+    assert body == fresh_body and new_levels == fresh_levels
+    assert {h for h, _ in fresh_nodes} == {h for h, _ in old_nodes} | {h for h, _ in new_nodes}
+    assert len(new_nodes) <= more // (FANOUT - 1) + 4
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 63, 64, 65, 511, 512, 5000])
 def test_manifest_is_logarithmic(n):
     digests, elements = _leaves(n)
-    body, nodes = build_manifest(digests)
+    body, nodes, _ = build_manifest(digests)
     entries = manifest_entries(TREE_MANIFEST_TYPE, body)
     levels = max(1, len(f"{n:o}"))  # digits of n in base 8 (FANOUT)
     assert len(entries) <= (FANOUT - 1) * levels
@@ -72,7 +85,7 @@ def test_appending_shares_the_prefix_nodes():
     known: set[str] = set()
     new_per_step = []
     for n in range(1, 1001):
-        _, nodes = build_manifest(digests[:n])
+        _, nodes, _ = build_manifest(digests[:n])
         fresh = {h for h, _ in nodes} - known
         new_per_step.append(len(fresh))
         known |= fresh
@@ -82,7 +95,7 @@ def test_appending_shares_the_prefix_nodes():
 
 def test_closure_reads_only_nodes_and_reports_missing_ones():
     digests, elements = _leaves(100)
-    body, nodes = build_manifest(digests)
+    body, nodes, _ = build_manifest(digests)
     bodies = dict(nodes)
     asked: list[str] = []
 
@@ -106,7 +119,7 @@ def test_damaged_bodies_are_reported():
     with pytest.raises(IntegrityError, match="node"):
         node_entries(b"\x00" + b"\x01" * 16)
     digests, elements = _leaves(20)
-    body, nodes = build_manifest(digests)
+    body, nodes, _ = build_manifest(digests)
     with pytest.raises(IntegrityError, match="missing"):
         expand(TREE_MANIFEST_TYPE, body, elements)  # nodes absent
 

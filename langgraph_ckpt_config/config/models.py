@@ -91,6 +91,11 @@ class ManagerParameters(_Model):
     async_writes: bool = False
     default_workflow_id: str = "default"
     list_storage: bool = True
+    #: Opt-in: treat list elements as immutable once checkpointed. An element object this
+    #: saver already stored is then not serialized and hashed again at the next step, so a
+    #: step's CPU no longer grows with the list; an in-place mutation of such an object
+    #: (rather than returning an update) is not captured. Off by default.
+    list_storage_reuse_objects: bool = False
 
 
 class MemoryParameters(ManagerParameters):

@@ -193,6 +193,8 @@ class _BoundedSet:
         self._data: OrderedDict[Any, None] = OrderedDict()
         self._maxsize = maxsize
         self._lock = threading.Lock()
+        #: per thread id, how many times its members were discarded (storage removed some)
+        self.generations: dict[str, int] = {}
 
     def add(self, item: Any) -> None:
         with self._lock:
@@ -205,6 +207,7 @@ class _BoundedSet:
 
     def discard_thread(self, thread_id: str) -> None:
         with self._lock:
+            self.generations[thread_id] = self.generations.get(thread_id, 0) + 1
             for key in [k for k in self._data if k[0] == thread_id]:
                 del self._data[key]
 
@@ -830,6 +833,11 @@ class BaseCheckpointManager(ICheckpointManager):
         element between its check and our write (docs/design.md, "Linear storage").
         """
         return (thread_id, ns, digest) in self._known_elements
+
+    def element_generation(self, thread_id: str) -> int:
+        """Changes whenever this process removed elements of the thread (prune, retention,
+        delete): what the adapter remembers of the thread's stored elements is then stale."""
+        return self._known_elements.generations.get(thread_id, 0)
 
     def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
         """Bundles for every record ``query`` selects, newest first, blobs and writes batched."""

@@ -47,29 +47,50 @@ def element_digest(payload_type: str, raw: bytes) -> str:
     return hashlib.blake2b(payload_type.encode() + b"\0" + raw, digest_size=DIGEST_SIZE).hexdigest()
 
 
-def build_manifest(leaves: Sequence[str]) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The tree manifest body for elements ``leaves`` (hex digests, list order), and the
-    nodes ``(digest, body)`` it refers to directly or through other nodes."""
+def build_manifest(
+    leaves: Sequence[str], previous: Sequence[Sequence[str]] | None = None, previous_count: int = 0
+) -> tuple[bytes, list[tuple[str, bytes]], list[list[str]]]:
+    """The tree manifest body for elements ``leaves`` (hex digests, list order), the nodes
+    ``(digest, body)`` it refers to, and the node digests per level (for the next call).
+
+    ``previous`` (the third result of an earlier call, whose ``previous_count`` leaves are
+    a prefix of ``leaves``) lets the nodes of that prefix be reused as they are: only the
+    nodes completed since are built and returned, so an append costs O(log n), not O(n).
+    """
     nodes: list[tuple[str, bytes]] = []
     tails: list[list[Entry]] = []  # per level, the entries left over after the full groups
-    level_entries: list[str] = list(leaves)
+    levels: list[list[str]] = []
+    level_entries: Sequence[str] = leaves
+    known = previous_count if previous is not None else 0
     level = 0
+    width = FANOUT * DIGEST_SIZE
     while len(level_entries) >= FANOUT:
         full = len(level_entries) - len(level_entries) % FANOUT
-        parents: list[str] = []
+        reused = min(known // FANOUT, full // FANOUT)
+        parents: list[str] = list(previous[level][:reused]) if reused else []
+        start = reused * FANOUT
+        packed = bytes.fromhex("".join(level_entries[start:full]))
         marker = bytes((level + 1,))
-        for i in range(0, full, FANOUT):
-            body = marker + bytes.fromhex("".join(level_entries[i : i + FANOUT]))
-            digest = element_digest(NODE_TYPE, body)
+        for offset in range(0, len(packed), width):
+            body = marker + packed[offset : offset + width]
+            digest = _node_digest(body)
             nodes.append((digest, body))
             parents.append(digest)
         tails.append([(level, h) for h in level_entries[full:]])
+        levels.append(parents)
+        known = len(previous[level]) if previous is not None and level < len(previous) else 0
         level_entries = parents
         level += 1
     entries = [(level, h) for h in level_entries]
     for tail in reversed(tails):
         entries.extend(tail)
-    return pack_entries(entries), nodes
+    return pack_entries(entries), nodes, levels
+
+
+@functools.lru_cache(maxsize=65536)
+def _node_digest(body: bytes) -> str:
+    # memoized: the nodes of a list's unchanged prefix are rebuilt at every step
+    return element_digest(NODE_TYPE, body)
 
 
 def pack_entries(entries: Iterable[Entry]) -> bytes:
@@ -115,7 +136,12 @@ def node_entries(raw: bytes) -> tuple[Entry, ...]:
 
 def expand(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """The list's elements ``(serde type, bytes)`` in order, nodes resolved through ``elements``."""
-    out: list[tuple[str, bytes]] = []
+    return [elements[h] for h in expand_digests(payload_type, raw, elements)]
+
+
+def expand_digests(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, bytes]]) -> list[str]:
+    """The digests of the list's elements in order, nodes resolved through ``elements``."""
+    out: list[str] = []
     stack = list(reversed(manifest_entries(payload_type, raw)))
     while stack:
         level, digest = stack.pop()
@@ -129,7 +155,7 @@ def expand(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, byte
                 raise IntegrityError(f"list node {digest[:16]}... is damaged (stored as {item[0]!r})")
             stack.extend(reversed(node_entries(item[1])))
         else:
-            out.append(item)
+            out.append(digest)
     return out
 
 
