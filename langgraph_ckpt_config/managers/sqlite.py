@@ -182,6 +182,11 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         self._connections: list[sqlite3.Connection] = []  # every open connection (close() closes them all)
         self._reserved = 0  # connections open or being opened (bounded by connection_pool_size)
         self._conn_lock = threading.Lock()
+        #: One write transaction at a time within this process: two threads of one process
+        #: (LangGraph's background checkpoint writer and the caller's put_writes) would
+        #: otherwise meet in SQLite's busy handler, which sleeps milliseconds at a time.
+        #: Other processes still share the file through WAL + busy_timeout.
+        self._write_lock = threading.Lock()
         self._shutdown = False
         self._backup_stop = threading.Event()
         self._backup_thread: threading.Thread | None = None
@@ -357,8 +362,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     def _run(self, body: Callable[[sqlite3.Connection], T], *, mode: str | None) -> T:
         """``body(conn)`` on a pooled connection: in a ``BEGIN IMMEDIATE`` (writes) or ``BEGIN
         DEFERRED`` (multi-statement reads) transaction, or in autocommit when ``mode`` is None
-        (one statement is its own transaction). Errors are translated; busy is retried."""
-        begin = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED", None: None}[mode]
+        (one read statement) or ``"WRITE"`` (one write statement, its own transaction).
+        Writes hold ``_write_lock``. Errors are translated; busy is retried."""
+        begin = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED", "WRITE": None, None: None}[mode]
 
         def attempt(conn: sqlite3.Connection) -> T:
             if begin is None:
@@ -374,6 +380,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 raise
             return result
 
+        if mode in ("IMMEDIATE", "WRITE"):
+            with self._write_lock, self._translate(), self._connection() as conn:
+                return self._retry(lambda: attempt(conn))
         with self._translate(), self._connection() as conn:
             return self._retry(lambda: attempt(conn))
 
@@ -467,7 +476,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             for w in writes
         ]
         if len(rows) == 1:  # one statement is atomic on its own: no BEGIN/COMMIT round trips
-            self._run(lambda conn: conn.execute(statement, rows[0]), mode=None)
+            self._run(lambda conn: conn.execute(statement, rows[0]), mode="WRITE")
         else:
             self._run(lambda conn: conn.executemany(statement, rows), mode="IMMEDIATE")
 
@@ -495,7 +504,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             args.append(json.dumps(tags))
         args += [thread_id, checkpoint_ns, checkpoint_id]
         sql = f'UPDATE "{self._t}" SET {", ".join(sets)} WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?'
-        return self._run(lambda conn: conn.execute(sql, args).rowcount > 0, mode=None)
+        return self._run(lambda conn: conn.execute(sql, args).rowcount > 0, mode="WRITE")
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
         rows = [(thread_id, ns, cid) for ns, cid in keys]
