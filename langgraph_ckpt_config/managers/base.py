@@ -766,9 +766,42 @@ class BaseCheckpointManager(ICheckpointManager):
         hashes = bundle.manifest_hashes()
         if hashes:
             tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
-            stored = self._read_blobs_cached(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
-            bundle.elements = self._open_elements(tid, ns, hashes, stored)
+            bundle.elements = self._load_elements(
+                tid, ns, hashes, lambda keys: self._read_blobs(tid, ns, keys)
+            )
         return bundle
+
+    def _load_elements(
+        self,
+        thread_id: str,
+        ns: str,
+        roots: Iterable[str],
+        fetch: Callable[[list[BlobKey]], Mapping[BlobKey, StoredBlob]],
+    ) -> dict[str, tuple[str, bytes]]:
+        """The opened elements and list nodes reachable from ``roots``: from the element cache,
+        else ``fetch`` (one batch per tree level). Raises ``IntegrityError`` for a missing one."""
+        out: dict[str, tuple[str, bytes]] = {}
+        frontier = list(roots)
+        cache = self._element_cache
+        while frontier:
+            found: dict[str, tuple[str, bytes]] = {}
+            missing: list[BlobKey] = []
+            for h, hit in zip(frontier, cache.get_many(frontier)):
+                if hit is None:
+                    missing.append((ELEMENT_CHANNEL, h))
+                else:
+                    found[h] = hit
+            if missing:
+                found.update(self._open_elements_flat(thread_id, ns, [key[1] for key in missing], fetch(missing)))
+            out.update(found)
+            frontier = [
+                child
+                for typ, raw in found.values()
+                if typ == NODE_TYPE
+                for _, child in node_entries(raw)
+                if child not in out
+            ]
+        return out
 
     def _open_elements(
         self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]

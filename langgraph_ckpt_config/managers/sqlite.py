@@ -43,9 +43,8 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
 )
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
-from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, manifest_entries
 from langgraph_ckpt_config.managers.records import (
-    ELEMENT_CHANNEL,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -590,27 +589,18 @@ class SqliteCheckpointManager(BaseCheckpointManager):
 
     def _manifest_elements_on(
         self, conn: sqlite3.Connection, thread_id: str, ns: str, blobs: Sequence[StoredBlob]
-    ) -> dict[BlobKey, StoredBlob]:
-        """The element and list-node blobs the manifests among ``blobs`` reach, read on
-        ``conn`` (same snapshot): one query per level of the list tree."""
-        wanted = {
+    ) -> dict[str, tuple[str, bytes]]:
+        """The opened elements and list nodes the manifests among ``blobs`` reach, read on
+        ``conn`` (same snapshot) unless cached: one query per level of the list tree."""
+        roots = {
             h
             for blob in blobs
             if blob.payload_type in MANIFEST_TYPES
             for _, h in manifest_entries(blob.payload_type, self._open_blob(thread_id, ns, blob))
         }
-        out: dict[BlobKey, StoredBlob] = {}
-        while wanted:
-            found = self._read_blobs_on(conn, thread_id, ns, [(ELEMENT_CHANNEL, h) for h in wanted], use_cache=True)
-            out.update(found)
-            wanted = {
-                child
-                for blob in found.values()
-                if blob.payload_type == NODE_TYPE
-                for _, child in node_entries(self._open_blob(thread_id, ns, blob))
-                if (ELEMENT_CHANNEL, child) not in out
-            }
-        return out
+        if not roots:
+            return {}
+        return self._load_elements(thread_id, ns, roots, lambda keys: self._read_blobs_on(conn, thread_id, ns, keys))
 
     def _bundle_on(
         self, conn: sqlite3.Connection, thread_id: str, ns: str, checkpoint_id: str | None
@@ -622,13 +612,11 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         writes = self._read_writes_on(conn, thread_id, ns, record.checkpoint_id)
         return StoredBundle(record, blobs, writes)
 
-    def _finish(self, bundle: StoredBundle, elements: dict[BlobKey, StoredBlob]) -> OpenedBundle:
+    def _finish(self, bundle: StoredBundle, elements: dict[str, tuple[str, bytes]]) -> OpenedBundle:
         """Decode a bundle read by this backend, with the list elements read alongside it."""
         opened = self._open_bundle(bundle)
-        hashes = opened.manifest_hashes()
-        if hashes:
-            rec = bundle.record
-            opened.elements = self._open_elements(rec.thread_id, rec.checkpoint_ns, hashes, elements)
+        if elements:
+            opened.elements = elements
         return opened
 
     # ------------------------------------------------------------------ read primitives
@@ -660,7 +648,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         """``get_tuple``: record, blobs, list elements and writes in one read transaction."""
         self._require_open()
 
-        def body(conn: sqlite3.Connection) -> tuple[StoredBundle, dict[BlobKey, StoredBlob]] | None:
+        def body(conn: sqlite3.Connection) -> tuple[StoredBundle, dict[str, tuple[str, bytes]]] | None:
             bundle = self._bundle_on(conn, thread_id, checkpoint_ns, checkpoint_id)
             if bundle is None:
                 return None
@@ -675,12 +663,12 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         batched per (thread, namespace); decoded lazily as the caller iterates."""
         self._require_open()
 
-        def body(conn: sqlite3.Connection) -> list[tuple[StoredBundle, dict[BlobKey, StoredBlob]]]:
+        def body(conn: sqlite3.Connection) -> list[tuple[StoredBundle, dict[str, tuple[str, bytes]]]]:
             records = self._query_on(conn, query)
             groups: dict[tuple[str, str], list[StoredRecord]] = {}
             for rec in records:
                 groups.setdefault((rec.thread_id, rec.checkpoint_ns), []).append(rec)
-            parts: dict[tuple[str, str, str], tuple[StoredBundle, dict[BlobKey, StoredBlob]]] = {}
+            parts: dict[tuple[str, str, str], tuple[StoredBundle, dict[str, tuple[str, bytes]]]] = {}
             for (tid, ns), recs in groups.items():
                 keys = list({key for rec in recs for key in rec.channel_versions.items()})
                 blobs = self._read_blobs_on(conn, tid, ns, keys, use_cache=True)
