@@ -482,3 +482,46 @@ def test_more_concurrent_async_operations_than_pooled_connections(make_manager):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:  # the sync client, from many threads
         got = list(pool.map(lambda i: m.get_langgraph_bundle(f"t{i % 4}").blobs[("c", 1)][1], range(40)))
     assert got == [b"v%d" % (i % 4) for i in range(40)]
+
+
+def test_a_listing_page_is_two_round_trips_on_both_topologies(make_manager, monkeypatch):
+    """One script for the index page, one pipeline for the bundles -- measured on the wire
+    (redis-py writes once per request or pipeline): the sync cluster pipeline must not ask
+    a server where each EVALSHA's keys are (COMMAND GETKEYS) -- sync and async."""
+    import redis.asyncio.connection
+    import redis.connection
+
+    m = make_manager(pipeline_size=50)
+    parent = None
+    for i in range(30):
+        _put(m, "t", f"{i:03}", {"c": (i, b"v%d" % i)}, parent=parent)
+        parent = f"{i:03}"
+    query = RecordQuery(thread_id="t", checkpoint_ns="", limit=20)
+    list(m.iter_langgraph_bundles(query))  # warm: connections open, scripts loaded
+    asyncio.run(m.alist_langgraph_bundles(query))
+    sends = []
+    sync_send = redis.connection.AbstractConnection.send_packed_command
+    async_send = redis.asyncio.connection.AbstractConnection.send_packed_command
+
+    def counted(conn, command, check_health=True):
+        sends.append(command)
+        return sync_send(conn, command, check_health)
+
+    async def acounted(conn, command, check_health=True):
+        sends.append(command)
+        return await async_send(conn, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
+    monkeypatch.setattr(redis.asyncio.connection.AbstractConnection, "send_packed_command", acounted)
+    bundles = list(m.iter_langgraph_bundles(query))
+    assert len(bundles) == 20 and len(sends) == 2, [bytes(c if isinstance(c, bytes) else b"".join(c))[:40] for c in sends]
+    sends.clear()
+
+    async def alist():
+        await m.aclose_loop_clients()
+        m._aclient()  # a fresh client of this loop, connected and initialized by one warm-up call
+        await m.aget_langgraph_bundle("t")
+        sends.clear()
+        return await m.alist_langgraph_bundles(query)
+
+    assert len(asyncio.run(alist())) == 20 and len(sends) == 2

@@ -475,18 +475,24 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     # Script calls batched in one pipeline: EVALSHA, and EVAL for the calls a server
     # answered NOSCRIPT (its script cache is empty after a restart or on a new node).
+    # On a cluster each call names its node: redis-py's sync cluster pipeline otherwise asks
+    # a server (COMMAND GETKEYS, one round trip per command) where an EVALSHA's keys are.
+    # A slot that moved meanwhile still works: redirected commands are routed again.
     @staticmethod
     def _script_pipeline(client: Any, scripts: dict[str, Any], calls: list[tuple]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
+        cluster = isinstance(client, redis.cluster.RedisCluster)
         for name, keys, args in calls:
-            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args)
+            route = {"target_nodes": client.get_node_from_key(keys[0])} if cluster else {}
+            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args, **route)
         results = pipe.execute(raise_on_error=False)
         retry = [i for i, r in enumerate(results) if isinstance(r, rexc.NoScriptError)]
         if retry:
             pipe = client.pipeline(transaction=False)
             for i in retry:
                 name, keys, args = calls[i]
-                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args)
+                route = {"target_nodes": client.get_node_from_key(keys[0])} if cluster else {}
+                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args, **route)
             for i, r in zip(retry, pipe.execute(raise_on_error=False)):
                 results[i] = r
         return _raise_first(results)
@@ -494,15 +500,18 @@ class RedisCheckpointManager(BaseCheckpointManager):
     @staticmethod
     async def _ascript_pipeline(client: Any, scripts: dict[str, Any], calls: list[tuple]) -> list[Any]:
         pipe = client.pipeline(transaction=False)
+        cluster = isinstance(client, redis.asyncio.cluster.RedisCluster)
         for name, keys, args in calls:
-            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args)
+            route = {"target_nodes": client.get_node_from_key(keys[0])} if cluster else {}
+            pipe.execute_command("EVALSHA", scripts[name].sha, len(keys), *keys, *args, **route)
         results = await pipe.execute(raise_on_error=False)
         retry = [i for i, r in enumerate(results) if isinstance(r, rexc.NoScriptError)]
         if retry:
             pipe = client.pipeline(transaction=False)
             for i in retry:
                 name, keys, args = calls[i]
-                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args)
+                route = {"target_nodes": client.get_node_from_key(keys[0])} if cluster else {}
+                pipe.execute_command("EVAL", _SCRIPTS[name], len(keys), *keys, *args, **route)
             for i, r in zip(retry, await pipe.execute(raise_on_error=False)):
                 results[i] = r
         return _raise_first(results)
