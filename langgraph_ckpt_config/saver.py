@@ -49,6 +49,7 @@ from langgraph_ckpt_config.managers.listtree import (
     TREE_MANIFEST_TYPE,
     build_manifest,
     element_digest,
+    element_values,
     expand,
     expand_digests,
     manifest_entries,
@@ -274,7 +275,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             loads = self.serde.loads_typed
             elements = bundle.elements
             digests = expand_digests(typ, raw, elements)
-            value = [loads(elements[h]) for h in digests]
+            value = [loads(item) for item in element_values(digests, elements)]
             if getattr(self.manager.params, "list_storage_reuse_objects", False):
                 # the objects handed to the graph are exactly these digests: the next put of
                 # this channel (the graph appending to them) need not serialize them again

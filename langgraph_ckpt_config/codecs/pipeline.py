@@ -14,7 +14,7 @@ fails to open.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph_ckpt_config.codecs.checksum import get_digest
@@ -161,8 +161,10 @@ class CodecPipeline:
         _key_id, nonce, ciphertext = keyring.encrypt(body, prefix + aad)
         return b"".join((prefix, nonce, ciphertext))
 
-    def open(self, stored: bytes, aad: bytes) -> bytes:
-        """The raw bytes sealed in ``stored``; any problem is a ``CodecError`` (``EncryptionError`` for keys)."""
+    def open(self, stored: bytes, aad: bytes | Callable[[], bytes]) -> bytes:
+        """The raw bytes sealed in ``stored``; any problem is a ``CodecError`` (``EncryptionError`` for keys).
+
+        ``aad`` may be a function building it: it is called only for an encrypted record."""
         header = parse_header(stored)
         body = stored[header.body_offset :]
         key_id = header.key_id
@@ -174,7 +176,7 @@ class CodecPipeline:
                     "(set client_encryption.keys)"
                 )
             prefix = stored[: header.body_offset - NONCE_SIZE]
-            body = keyring.decrypt(key_id, header.nonce, body, prefix + aad)
+            body = keyring.decrypt(key_id, header.nonce, body, prefix + (aad() if callable(aad) else aad))
         elif self._require:
             raise EncryptionError("plaintext record refused: encryption is required (client_encryption.require)")
         if header.compression_id:

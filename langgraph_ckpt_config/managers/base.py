@@ -179,11 +179,49 @@ class LRUCache:
             self._bytes = 0
 
 
+class DigestCache:
+    """Opened list elements and nodes by content digest, bounded by bytes.
+
+    Content-addressed values never go stale, so there is no time to live, and eviction is
+    first-in first-out: a hit costs one dict lookup and no lock (a list is read element by
+    element, hundreds of hits per read). An evicted value is simply read again.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self._data: dict[str, tuple[str, bytes]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[str, bytes] | None:
+        return self._data.get(digest)
+
+    def get_many(self, digests: Iterable[str]) -> list[tuple[str, bytes] | None]:
+        get = self._data.get
+        return [get(h) for h in digests]
+
+    def put(self, digest: str, value: tuple[str, bytes], size: int) -> None:
+        if size > self.max_bytes // 4:
+            return
+        with self._lock:
+            if digest in self._data:
+                return
+            self._data[digest] = value
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._data:
+                oldest = next(iter(self._data))
+                typ, raw = self._data.pop(oldest)
+                self._bytes -= len(raw) + 100
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+
 #: Checksum of a blob whose ``payload`` already holds the opened bytes, taken from this
 #: process's cache (``_split_cached_blobs``). No real checksum looks like it.
 _OPENED = "\x00opened"
-#: Entries the list-element cache may hold; it is bounded by bytes (``cache_max_bytes``).
-_ELEMENT_CACHE_ENTRIES = 1_000_000
 
 
 class _BoundedSet:
@@ -290,7 +328,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._serde: Any = None
         self.pipeline: Any = None
         self._blob_cache = LRUCache(0, None)
-        self._element_cache = LRUCache(0, None)
+        self._element_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
         self.last_cleanup: dict[str, Any] | None = None
 
@@ -335,7 +373,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 max_bytes = int(self.params.cache_max_bytes)
                 self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl, max_bytes)
                 # List elements are small and many (one per message): bounded by bytes only.
-                self._element_cache = LRUCache(_ELEMENT_CACHE_ENTRIES, self.params.cache_ttl, max_bytes)
+                self._element_cache = DigestCache(max_bytes)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -515,18 +553,22 @@ class BaseCheckpointManager(ICheckpointManager):
         stored = self.pipeline.seal(raw, aad)
         return stored, self.pipeline.checksum(stored)
 
-    def _open_payload(self, stored: bytes, checksum: str, aad: bytes, what: str) -> bytes:
-        if getattr(self.params, "verify_on_read", True):
-            try:
-                self.pipeline.verify_checksum(stored, checksum)
-            except IntegrityError as exc:
-                self._count("integrity_errors")
-                raise IntegrityError(f"{what}: {exc}") from None
+    def _open_payload(
+        self, stored: bytes, checksum: str, aad: bytes | Callable[[], bytes], what: str | Callable[[], str]
+    ) -> bytes:
+        """Verify and open ``stored``. ``aad`` and ``what`` (the name used in errors) may be
+        functions: they are only needed for encrypted records and errors, not on the hot path."""
         try:
+            if getattr(self.params, "verify_on_read", True):
+                try:
+                    self.pipeline.verify_checksum(stored, checksum)
+                except IntegrityError as exc:
+                    self._count("integrity_errors")
+                    raise IntegrityError(f"{what() if callable(what) else what}: {exc}") from None
             return self.pipeline.open(stored, aad)
         except CodecError as exc:
             self._count("integrity_errors")
-            raise type(exc)(f"{what}: {exc}") from None
+            raise type(exc)(f"{what() if callable(what) else what}: {exc}") from None
 
     @staticmethod
     def _record_aad(thread_id: str, ns: str, checkpoint_id: str) -> bytes:
@@ -552,7 +594,7 @@ class BaseCheckpointManager(ICheckpointManager):
     ) -> None:
         if channel == ELEMENT_CHANNEL:  # content-addressed: the key alone identifies the bytes
             # Keyed by digest alone: equal digests are equal plaintext, whichever thread holds them.
-            self._element_cache.put(version, (payload_type, raw), len(raw) + 100)
+            self._element_cache.put(version, (payload_type, raw), len(raw) + 100)  # +100: entry overhead
         else:
             self._blob_cache.put((thread_id, ns, channel, version), (checksum, raw, payload_type), len(raw) + 100)
 
@@ -603,8 +645,8 @@ class BaseCheckpointManager(ICheckpointManager):
         raw = self._open_payload(
             blob.payload,
             blob.checksum,
-            self._blob_aad(thread_id, ns, blob.channel, blob.version),
-            f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r}",
+            lambda: self._blob_aad(thread_id, ns, blob.channel, blob.version),
+            lambda: f"blob {blob.channel!r}@{blob.version} of thread {thread_id!r}",
         )
         self._cache_opened(thread_id, ns, blob.channel, blob.version, blob.payload_type, raw, blob.checksum)
         return raw
@@ -619,16 +661,16 @@ class BaseCheckpointManager(ICheckpointManager):
         return self._open_payload(
             record.payload,
             record.checksum,
-            self._record_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id),
-            f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r}",
+            lambda: self._record_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id),
+            lambda: f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r}",
         )
 
     def _open_write(self, thread_id: str, ns: str, checkpoint_id: str, w: StoredWrite) -> OpenedWrite:
         raw = self._open_payload(
             w.payload,
             w.checksum,
-            self._write_aad(thread_id, ns, checkpoint_id, w.task_id, w.idx),
-            f"write {w.task_id}/{w.idx} of checkpoint {checkpoint_id!r}",
+            lambda: self._write_aad(thread_id, ns, checkpoint_id, w.task_id, w.idx),
+            lambda: f"write {w.task_id}/{w.idx} of checkpoint {checkpoint_id!r}",
         )
         return OpenedWrite(w.task_id, w.idx, w.channel, w.payload_type, raw, w.task_path)
 
@@ -783,24 +825,16 @@ class BaseCheckpointManager(ICheckpointManager):
         out: dict[str, tuple[str, bytes]] = {}
         frontier = list(roots)
         cache = self._element_cache
+        get = cache.get
         while frontier:
-            found: dict[str, tuple[str, bytes]] = {}
-            missing: list[BlobKey] = []
-            for h, hit in zip(frontier, cache.get_many(frontier)):
-                if hit is None:
-                    missing.append((ELEMENT_CHANNEL, h))
-                else:
-                    found[h] = hit
-            if missing:
-                found.update(self._open_elements_flat(thread_id, ns, [key[1] for key in missing], fetch(missing)))
+            found = {h: hit for h in frontier if (hit := get(h)) is not None}
+            if len(found) < len(frontier):
+                missing = [h for h in frontier if h not in found]
+                stored = fetch([(ELEMENT_CHANNEL, h) for h in missing])
+                found.update(self._open_elements_flat(thread_id, ns, missing, stored))
             out.update(found)
-            frontier = [
-                child
-                for typ, raw in found.values()
-                if typ == NODE_TYPE
-                for _, child in node_entries(raw)
-                if child not in out
-            ]
+            nodes = [raw for typ, raw in found.values() if typ == NODE_TYPE]
+            frontier = [child for raw in nodes for _, child in node_entries(raw) if child not in out] if nodes else []
         return out
 
     def _open_elements(

@@ -136,27 +136,59 @@ def node_entries(raw: bytes) -> tuple[Entry, ...]:
 
 def expand(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """The list's elements ``(serde type, bytes)`` in order, nodes resolved through ``elements``."""
-    return [elements[h] for h in expand_digests(payload_type, raw, elements)]
+    return element_values(expand_digests(payload_type, raw, elements), elements)
+
+
+def element_values(digests: Iterable[str], elements: Mapping[str, tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """``elements[h]`` for each digest; a missing one is an ``IntegrityError``, never a shorter list."""
+    try:
+        return [elements[h] for h in digests]
+    except KeyError as exc:
+        raise IntegrityError(f"list element {str(exc.args[0])[:16]}... is missing") from None
 
 
 def expand_digests(payload_type: str, raw: bytes, elements: Mapping[str, tuple[str, bytes]]) -> list[str]:
-    """The digests of the list's elements in order, nodes resolved through ``elements``."""
+    """The digests of the list's elements in order, nodes resolved through ``elements``.
+
+    Memoized by manifest: a manifest and its nodes are content-addressed, so the same body
+    always expands to the same digests (the elements themselves are looked up by the caller).
+    """
+    key = (payload_type, raw)
+    known = _EXPANDED.get(key)
+    if known is not None:
+        return list(known)
     out: list[str] = []
-    stack = list(reversed(manifest_entries(payload_type, raw)))
-    while stack:
-        level, digest = stack.pop()
-        try:
-            item = elements[digest]
-        except KeyError:
-            what = "node" if level else "element"
-            raise IntegrityError(f"list {what} {digest[:16]}... is missing") from None
-        if level:
-            if item[0] != NODE_TYPE:
-                raise IntegrityError(f"list node {digest[:16]}... is damaged (stored as {item[0]!r})")
-            stack.extend(reversed(node_entries(item[1])))
-        else:
-            out.append(digest)
+    for level, digest in manifest_entries(payload_type, raw):
+        _expand_into(level, digest, elements, out)
+    if len(_EXPANDED) >= _EXPANDED_MAX:
+        _EXPANDED.clear()
+    _EXPANDED[key] = tuple(out)
     return out
+
+
+_EXPANDED: dict[tuple[str, bytes], tuple[str, ...]] = {}
+_EXPANDED_MAX = 4096
+
+
+def _expand_into(level: int, digest: str, elements: Mapping[str, tuple[str, bytes]], out: list[str]) -> None:
+    if not level:
+        out.append(digest)
+        return
+    item = elements.get(digest)
+    if item is None:
+        raise IntegrityError(f"list node {digest[:16]}... is missing")
+    if item[0] != NODE_TYPE:
+        raise IntegrityError(f"list node {digest[:16]}... is damaged (stored as {item[0]!r})")
+    if level == 1:
+        out.extend(_leaf_children(item[1]))
+    else:
+        for child_level, child in node_entries(item[1]):
+            _expand_into(child_level, child, elements, out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _leaf_children(body: bytes) -> tuple[str, ...]:
+    return tuple(h for _, h in node_entries(body))
 
 
 def closure(
