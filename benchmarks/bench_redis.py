@@ -350,9 +350,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: proves the script runs (seconds)")
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     args = parser.parse_args(argv)
-    threads, steps, repeat, turns = (2, 5, 3, 3) if args.quick else (12, 50, 15, 30)
-    rt_steps = 4 if args.quick else 20
-    async_threads, async_turns = (2, 2) if args.quick else (6, 10)
+    threads, steps, repeat, turns = (2, 5, 3, 3) if args.quick else (20, 50, 25, 40)
+    rt_steps = 4 if args.quick else 30
+    async_threads, async_turns = (2, 2) if args.quick else (8, 10)
 
     report = [
         f"Redis benchmark run {datetime.now(timezone.utc).isoformat(timespec='seconds')} on {platform.node()}: "

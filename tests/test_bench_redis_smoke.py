@@ -13,7 +13,7 @@ def test_redis_benchmark_quick_run(tmp_path):
     out = tmp_path / "report.md"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_redis", "--quick", "--output", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO, capture_output=True, text=True, timeout=30,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = out.read_text()
