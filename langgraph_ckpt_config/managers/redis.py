@@ -34,7 +34,9 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
   ``BackendUnavailableError("redis at host:port unavailable: ...")`` (never the
   password). Clients retry once without backoff -- enough to replace a pooled
   connection the server closed (e.g. after a restart) -- so an operation fails within
-  about twice ``connection_timeout``/``socket_timeout``.
+  about twice ``connection_timeout``/``socket_timeout``. Standalone pools block: more
+  concurrent operations than ``connection_pool_size`` wait (up to ``socket_timeout``)
+  for a connection rather than fail.
 * ``local_cache_*``: redis-py's client-side caching (RESP3 ``cache_config``) does not
   fit this layout and is not used. The hot reads are ``EVALSHA`` calls, which it never
   caches; it caches per *key*, and a thread's blobs share one hash that changes at
@@ -46,8 +48,11 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
 The command logic is written once as generators that yield requests (``_plan_*``) and
 is driven by a sync or an async executor (``_run`` / ``_arun``), so the adapter's async
 methods use ``redis.asyncio`` natively, on the event loop, with no second copy of the
-logic. ``pipeline_enabled``/``pipeline_size`` batch the per-checkpoint reads of a listing
-and the per-thread reads of a cross-thread query into pipelines.
+logic -- reads, writes, ``delete_thread``, and the thread operations ``copy_thread``,
+``delete_for_runs`` and ``prune_thread`` (with blob collection), whose plans also batch
+what base.py does call by call. ``pipeline_enabled``/``pipeline_size`` batch the
+per-checkpoint reads of a listing, the per-thread reads of a cross-thread query and the
+writes of a thread copy into pipelines.
 """
 
 from __future__ import annotations
