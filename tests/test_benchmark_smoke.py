@@ -18,3 +18,4 @@ def test_benchmark_quick_run(tmp_path):
     for section in ("chat workload", "get_tuple latest", "bytes stored after chat", "concurrent ainvoke", "Scale"):
         assert section in report
     assert "SqliteSaver" in report and "ours:sqlite" in report and "InMemorySaver" in report
+    assert "ours:sqlite(reuse objects)" in report
