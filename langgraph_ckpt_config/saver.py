@@ -41,7 +41,7 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.errors import InvalidInputError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle, OpenedWrite
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, DeltaStep, OpenedBundle
 from langgraph_ckpt_config.managers.interfaces import RecordKind
 from langgraph_ckpt_config.managers.listtree import (
     MANIFEST_TYPES,
@@ -52,16 +52,8 @@ from langgraph_ckpt_config.managers.listtree import (
     element_values,
     expand,
     expand_digests,
-    manifest_entries,
 )
 from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, RecordQuery
-
-#: A delta channel's seed as stored: (serde type, bytes, list elements by hash when the
-#: value is a list manifest).
-_DeltaSeed = tuple[str, bytes, dict[str, tuple[str, bytes]]]
-#: One ancestor of the delta walk: its writes to unresolved channels, the seeds found there.
-_DeltaStep = tuple[list[OpenedWrite], dict[str, _DeltaSeed]]
-
 
 #: Element objects remembered by ``list_storage_reuse_objects`` (per saver).
 _ELEMENT_MEMO_SIZE = 100_000
@@ -453,52 +445,12 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             return {}
         thread_id = _thread_id(config)
         ns = config["configurable"].get("checkpoint_ns", "") or ""
-        steps = self._delta_lineage(thread_id, ns, get_checkpoint_id(config), channels)
+        steps = self.manager.delta_lineage(thread_id, ns, get_checkpoint_id(config), channels)
         return self._delta_history(steps, channels)
-
-    def _delta_lineage(
-        self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
-    ) -> list[_DeltaStep]:
-        """The I/O half of the delta walk: per ancestor (newest first), its writes to the
-        still-unresolved channels (in ``get_tuple`` order) and the non-empty blobs that
-        resolve channels there. Raw serde bytes only, so it can run off the event loop."""
-        manager = self.manager
-        manager._require_open()
-        target = manager._read_record(thread_id, ns, checkpoint_id)
-        cursor = target.parent_checkpoint_id if target is not None else None
-        remaining = set(channels)
-        steps: list[_DeltaStep] = []
-        while cursor is not None and remaining:
-            bundle = manager._read_bundle(thread_id, ns, cursor)
-            if bundle is None:  # a pruned ancestor: the history ends here, as in InMemorySaver
-                break
-            rec = bundle.record
-            seeds: dict[str, _DeltaSeed] = {}
-            for ch in remaining:
-                ver = rec.channel_versions.get(ch)
-                blob = bundle.blobs.get((ch, ver)) if ver is not None else None
-                if blob is not None and blob.payload_type != EMPTY_BLOB_TYPE:
-                    raw = manager._open_blob(thread_id, ns, blob)
-                    elements: dict[str, tuple[str, bytes]] = {}
-                    if blob.payload_type in MANIFEST_TYPES:  # a list stored element by element
-                        hashes = {h for _, h in manifest_entries(blob.payload_type, raw)}
-                        stored = manager._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
-                        elements = manager._open_elements(thread_id, ns, hashes, stored)
-                    seeds[ch] = (blob.payload_type, raw, elements)
-            writes = [
-                manager._open_write(thread_id, ns, rec.checkpoint_id, w)
-                for w in bundle.writes
-                if w.channel in remaining
-            ]
-            writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
-            steps.append((writes, seeds))
-            remaining.difference_update(seeds)
-            cursor = rec.parent_checkpoint_id
-        return steps
 
     def _delta_history(
         self,
-        steps: Sequence[_DeltaStep],
+        steps: Sequence[DeltaStep],
         channels: Sequence[str],
     ) -> dict[str, DeltaChannelHistory]:
         """The decoding half: ``DeltaChannelHistory`` per channel, writes oldest first."""
@@ -579,12 +531,13 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        """The walk's I/O runs off the event loop; decoding happens here, like ``aget_tuple``'s."""
+        """The walk's I/O is the manager's (native async where the backend has it, else off
+        the event loop); decoding happens here, like ``aget_tuple``'s."""
         if not channels:
             return {}
         thread_id = _thread_id(config)
         ns = config["configurable"].get("checkpoint_ns", "") or ""
-        steps = await self.manager._to_thread(self._delta_lineage, thread_id, ns, get_checkpoint_id(config), channels)
+        steps = await self.manager.adelta_lineage(thread_id, ns, get_checkpoint_id(config), channels)
         return self._delta_history(steps, channels)
 
 def from_config(

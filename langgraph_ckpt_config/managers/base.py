@@ -292,6 +292,12 @@ class OpenedBundle:
         return {h for typ, raw in self.blobs.values() if typ in MANIFEST_TYPES for _, h in manifest_entries(typ, raw)}
 
 
+#: A delta channel's seed as stored: (serde type, bytes, list elements by digest when the
+#: value is a list manifest).
+DeltaSeed = tuple[str, bytes, dict[str, tuple[str, bytes]]]
+#: One ancestor of the delta walk: its writes to unresolved channels, the seeds found there.
+DeltaStep = tuple[list[OpenedWrite], dict[str, DeltaSeed]]
+
 #: Kept for callers of the first layout's name (see ``listtree.DIGEST_SIZE``).
 ELEMENT_DIGEST_SIZE = DIGEST_SIZE
 
@@ -905,6 +911,47 @@ class BaseCheckpointManager(ICheckpointManager):
         """Changes whenever this process removed elements of the thread (prune, retention,
         delete): what the adapter remembers of the thread's stored elements is then stale."""
         return self._known_elements.generations.get(thread_id, 0)
+
+    def delta_lineage(
+        self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
+    ) -> list[DeltaStep]:
+        """The I/O half of LangGraph's ``get_delta_channel_history``: per ancestor of
+        ``checkpoint_id`` (newest first), its writes to the still-unresolved ``channels``
+        (in ``get_tuple`` order) and the non-empty blobs ``(type, bytes, list elements)``
+        that resolve channels there. Raw serde bytes only: the adapter decodes them."""
+        manager = self
+        manager._require_open()
+        target = manager._read_record(thread_id, ns, checkpoint_id)
+        cursor = target.parent_checkpoint_id if target is not None else None
+        remaining = set(channels)
+        steps: list[DeltaStep] = []
+        while cursor is not None and remaining:
+            bundle = manager._read_bundle(thread_id, ns, cursor)
+            if bundle is None:  # a pruned ancestor: the history ends here, as in InMemorySaver
+                break
+            rec = bundle.record
+            seeds: dict[str, DeltaSeed] = {}
+            for ch in remaining:
+                ver = rec.channel_versions.get(ch)
+                blob = bundle.blobs.get((ch, ver)) if ver is not None else None
+                if blob is not None and blob.payload_type != EMPTY_BLOB_TYPE:
+                    raw = manager._open_blob(thread_id, ns, blob)
+                    elements: dict[str, tuple[str, bytes]] = {}
+                    if blob.payload_type in MANIFEST_TYPES:  # a list stored element by element
+                        hashes = {h for _, h in manifest_entries(blob.payload_type, raw)}
+                        stored = manager._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
+                        elements = manager._open_elements(thread_id, ns, hashes, stored)
+                    seeds[ch] = (blob.payload_type, raw, elements)
+            writes = [
+                manager._open_write(thread_id, ns, rec.checkpoint_id, w)
+                for w in bundle.writes
+                if w.channel in remaining
+            ]
+            writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
+            steps.append((writes, seeds))
+            remaining.difference_update(seeds)
+            cursor = rec.parent_checkpoint_id
+        return steps
 
     def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
         """Bundles for every record ``query`` selects, newest first, blobs and writes batched."""
@@ -1772,6 +1819,11 @@ class BaseCheckpointManager(ICheckpointManager):
 
     async def aput_langgraph_writes(self, **kwargs: Any) -> None:
         await self._to_thread(lambda: self.put_langgraph_writes(**kwargs))
+
+    async def adelta_lineage(
+        self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
+    ) -> list[DeltaStep]:
+        return await self._to_thread(self.delta_lineage, thread_id, ns, checkpoint_id, channels)
 
     async def aget_langgraph_bundle(self, thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None) -> OpenedBundle | None:
         return await self._to_thread(self.get_langgraph_bundle, thread_id, checkpoint_ns, checkpoint_id)
