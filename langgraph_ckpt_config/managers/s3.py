@@ -46,10 +46,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import S3Parameters
-from langgraph_ckpt_config.errors import BackendUnavailableError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, LRUCache, OpenedBundle
+from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError
+from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _aad
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, closure, manifest_entries
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
+    EMPTY_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -80,8 +83,18 @@ _BUNDLE_CHUNK = 32
 #: At most this many checkpoints are deleted by HEAD probes; more use one listing per namespace.
 _HEAD_PROBES = 16
 
-#: A listed record: [key, etag, has_writes] -- has_writes None when the listing did not tell.
+#: A channel value up to this many bytes (opened) is copied into every record that names it.
+_INLINE_MAX = 16 * 1024
+#: The namespace's head object (latest record + every value + list elements) is not written above this.
+_HEAD_MAX = 16 * 1024 * 1024
+#: Number of (thread, namespace) value states remembered for copy-forward and heads.
+_STATES = 4096
+
+#: A listed record: [key, etag, has_writes(, inline section)] -- has_writes None when the
+#: listing did not tell; the inline section ``(sealed, checksum)`` once the record was read.
 Entry = list
+#: A channel's opened value: (version, payload_type, raw).
+Value = tuple
 
 
 def _enc(value: str) -> str:
@@ -102,6 +115,10 @@ def _rev(checkpoint_id: str) -> str:
 
 _pack = pack
 _unpack = unpack
+
+
+def _md5_etag(body: bytes) -> str:
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
 def _status(exc: ClientError) -> int | None:
@@ -146,6 +163,9 @@ class S3CheckpointManager(BaseCheckpointManager):
         self._pool = ThreadPoolExecutor(max_workers=p.max_concurrency, thread_name_prefix=f"lgckpt-s3-{self.name}")
         # key -> (etag, body): records and writes, used only when a LIST reports the same ETag.
         self._objects = LRUCache(p.local_cache_size if p.local_cache_enabled else 0, p.local_cache_ttl)
+        # (thread, ns) -> {channel: (version, type, raw)}: the values of the last checkpoint this
+        # process wrote or read there, copied forward into the next record and head.
+        self._values = LRUCache(_STATES, None)
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
@@ -153,6 +173,7 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _close(self) -> None:
         self._pool.shutdown(wait=True)
         self._objects.clear()
+        self._values.clear()
         with contextlib.suppress(Exception):
             self._client.close()
 
@@ -441,6 +462,9 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _blob_key(self, thread_id: str, ns: str, channel: str, version: ChannelVersion) -> str:
         return f"{self._thread_dir(thread_id)}b/{_enc(ns) or '~'}/{_enc(channel)}/{_enc(json.dumps(version))}"
 
+    def _head_key(self, thread_id: str, ns: str) -> str:
+        return f"{self._thread_dir(thread_id)}h/{_enc(ns) or '~'}"
+
     def _writes_prefix(self, thread_id: str, ns: str, checkpoint_id: str) -> str:
         return self._record_key(thread_id, ns, checkpoint_id) + "/"
 
@@ -451,16 +475,175 @@ class S3CheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
-        tid = record.thread_id
+        tid, ns = record.thread_id, record.checkpoint_ns
         jobs = [
-            (self._blob_key(tid, ns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum, ns, b.channel, b.version]))
-            for ns, b in blobs
+            (self._blob_key(tid, bns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum, bns, b.channel, b.version]))
+            for bns, b in blobs
         ]
-        # Blobs first (immutable: If-None-Match), then the record that names them.
-        self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
+        # Blobs first (immutable: If-None-Match), then the record that names them and, beside it,
+        # the namespace's head. The head is self-contained (it names no other object) and is used
+        # only while the listing shows a record whose ETag is the MD5 of the record body it carries.
+        done = self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
+        # A blob that already existed keeps its first value: never inline another one for it.
+        kept_first = {b.channel for (bns, b), ok in zip(blobs, done) if not ok and bns == ns and b.channel != ELEMENT_CHANNEL}
+        values = self._values_of(record, blobs, kept_first)
+        body = self._record_body(record, values)
+        head = self._head_body(record, body, values)
         if _enc(tid).startswith("~h"):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
-        self._put(self._record_key(tid, record.checkpoint_ns, record.checkpoint_id), pack_record(record, with_payload=True), cache=True)
+        puts: list[Callable[[], Any]] = [lambda: self._put(self._record_key(tid, ns, record.checkpoint_id), body, cache=True)]
+        if head is not None:
+            puts.append(lambda: self._put(self._head_key(tid, ns), head))
+        self._run(puts)
+        if values is not None:
+            self._values.put((tid, ns), values, sum(len(v[2]) + 64 for v in values.values()))
+
+    # ------------------------------------------------------------------ inline values and heads
+    def _values_of(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], skip: set[str]) -> dict[str, Value]:
+        """Opened values of the record's channels this process knows: the blobs of this put,
+        the values of the last checkpoint it wrote or read in the namespace, the blob cache."""
+        tid, ns = record.thread_id, record.checkpoint_ns
+        new = {b.channel: b for bns, b in blobs if bns == ns and b.channel != ELEMENT_CHANNEL}
+        prev = self._values.get((tid, ns)) or {}
+        out: dict[str, Value] = {}
+        for ch, ver in record.channel_versions.items():
+            if ch in skip:
+                continue
+            b = new.get(ch)
+            if b is not None and b.version == ver:
+                if b.payload_type == EMPTY_BLOB_TYPE:
+                    out[ch] = (ver, EMPTY_BLOB_TYPE, b"")
+                else:
+                    with contextlib.suppress(CkptError):
+                        out[ch] = (ver, b.payload_type, self._open_blob(tid, ns, b))
+                continue
+            known = prev.get(ch)
+            if known is not None and known[0] == ver:
+                out[ch] = known
+                continue
+            hit = self._blob_cache.get((tid, ns, ch, ver))
+            if hit is not None:
+                out[ch] = (ver, hit[2], hit[1])
+        return out
+
+    def _inline_aad(self, thread_id: str, ns: str, checkpoint_id: str) -> bytes:
+        return _aad("s3-inline", thread_id, ns, checkpoint_id)
+
+    def _record_body(self, record: StoredRecord, values: dict[str, Value], extra: Sequence[Any] | None = None) -> bytes:
+        """The record object: ``pack_record`` fields, then (when any) the sealed section of the
+        record's channel values of at most ``_INLINE_MAX`` bytes, so that reading a checkpoint
+        is one GET. Readers of the plain layout ignore the extra fields."""
+        fields = _unpack(pack_record(record, with_payload=True))
+        if extra is not None:  # an update: the record keeps its sections
+            fields += list(extra)
+        else:
+            inline = [[ch, v[0], v[1], v[2]] for ch, v in values.items() if len(v[2]) <= _INLINE_MAX]
+            if inline:
+                sealed, checksum = self._seal(
+                    _pack(inline), self._inline_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
+                )
+                fields += [sealed, checksum]
+        return _pack(fields)
+
+    def _parse_record(self, raw: bytes, *, include_payload: bool = True) -> tuple[StoredRecord, tuple | None]:
+        record = unpack_record(raw, include_payload=include_payload)
+        fields = _unpack(raw)
+        return record, (fields[16], fields[17]) if len(fields) > 17 and fields[16] is not None else None
+
+    def _open_inline(self, record: StoredRecord, section: tuple | None) -> dict[BlobKey, StoredBlob]:
+        if not section:
+            return {}
+        tid, ns, cid = record.thread_id, record.checkpoint_ns, record.checkpoint_id
+        raw = self._open_payload(section[0], section[1], lambda: self._inline_aad(tid, ns, cid),
+                                 lambda: f"inline values of checkpoint {cid!r} of thread {tid!r}")
+        out: dict[BlobKey, StoredBlob] = {}
+        for ch, ver, typ, data in _unpack(raw):
+            if isinstance(ver, list):
+                ver = tuple(ver)
+            if record.channel_versions.get(ch) != ver:
+                continue
+            out[(ch, ver)] = StoredBlob(ch, ver, typ, b"", "") if typ == EMPTY_BLOB_TYPE else StoredBlob(ch, ver, typ, data, _OPENED)
+        return out
+
+    def _head_aad(self, thread_id: str, ns: str) -> bytes:
+        return _aad("s3-head", thread_id, ns)
+
+    def _head_body(self, record: StoredRecord, body: bytes, values: dict[str, Value]) -> bytes | None:
+        """The namespace's head: this record's body, its values not inlined and every list
+        element and node its manifests reach, sealed as one object -- or None when this process
+        does not hold all of them (the head is an optimisation; readers validate it)."""
+        if len(values) != len(record.channel_versions):
+            return None
+        extras = [[ch, v[0], v[1], v[2]] for ch, v in values.items() if len(v[2]) > _INLINE_MAX]
+        entries = [e for v in values.values() if v[1] in MANIFEST_TYPES for e in manifest_entries(v[1], v[2])]
+        elements: list[list[Any]] = []
+        if entries:
+            cache = self._element_cache
+
+            def nodes(digests: list[str]) -> dict[str, bytes]:
+                return {d: hit[1] for d, hit in zip(digests, cache.get_many(digests)) if hit is not None and hit[0] == NODE_TYPE}
+
+            try:
+                reached = sorted(closure(entries, nodes, strict=True))
+            except CkptError:
+                return None
+            hits = cache.get_many(reached)
+            if any(hit is None for hit in hits):
+                return None
+            elements = [[d, hit[0], hit[1]] for d, hit in zip(reached, hits)]
+        size = len(body) + sum(len(x[3]) for x in extras) + sum(len(x[2]) + 24 for x in elements)
+        if size > _HEAD_MAX:
+            return None
+        sealed, checksum = self._seal(_pack([body, extras, elements]), self._head_aad(record.thread_id, record.checkpoint_ns))
+        return _pack([sealed, checksum])
+
+    def _prime_from_head(self, thread_id: str, ns: str, head: bytes | None, entry: Entry | None) -> bool:
+        """Fill the caches from the namespace's head when it holds the listed latest ``entry``
+        (same key, and the listed ETag is the MD5 of the record body it carries): then reading
+        that checkpoint needs no further request. False when the head is missing or stale."""
+        if head is None or entry is None or not entry[1]:
+            return False
+        try:
+            sealed, checksum = _unpack(head)
+            body, extras, elements = _unpack(self._open_payload(
+                sealed, checksum, lambda: self._head_aad(thread_id, ns), lambda: f"head of thread {thread_id!r}"
+            ))
+        except (CkptError, ValueError, TypeError) as exc:
+            logger.warning("%s: ignoring an unreadable head of thread %r: %s", self._where, thread_id, exc)
+            return False
+        if _md5_etag(body) != entry[1].strip('"'):
+            return False
+        record, section = self._parse_record(body)
+        if self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id) != entry[0]:
+            return False
+        self._objects.put(entry[0], (entry[1], body), len(body))
+        values: dict[str, Value] = {}
+        for (ch, ver), blob in self._open_inline(record, section).items():
+            values[ch] = (ver, blob.payload_type, blob.payload)
+        for ch, ver, typ, data in extras:
+            if isinstance(ver, list):
+                ver = tuple(ver)
+            values[ch] = (ver, typ, data)
+            self._cache_opened(thread_id, ns, ch, ver, typ, data, _OPENED)
+        for digest, typ, data in elements:
+            self._cache_opened(thread_id, ns, ELEMENT_CHANNEL, digest, typ, data, _OPENED)
+        self._values.put((thread_id, ns), values, sum(len(v[2]) + 64 for v in values.values()))
+        return True
+
+    def _cold(self, thread_id: str, ns: str) -> bool:
+        """Whether this process has not written or read the namespace lately (its head then pays)."""
+        return self._values.get((thread_id, ns)) is None
+
+    def _remember_values(self, bundle: StoredBundle) -> None:
+        rec = bundle.record
+        values: dict[str, Value] = {}
+        for (ch, ver), blob in bundle.blobs.items():
+            if blob.payload_type == EMPTY_BLOB_TYPE:
+                values[ch] = (ver, EMPTY_BLOB_TYPE, b"")
+            elif blob.checksum == _OPENED:
+                values[ch] = (ver, blob.payload_type, blob.payload)
+        if values:
+            self._values.put((rec.thread_id, rec.checkpoint_ns), values, sum(len(v[2]) + 64 for v in values.values()))
 
     def _locate(self, thread_id: str, ns: str, checkpoint_id: str | None) -> Entry | None:
         """``[key, etag, has_writes]`` of a record: the latest via one LIST, a given id without I/O."""
@@ -483,11 +666,20 @@ class S3CheckpointManager(BaseCheckpointManager):
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
         for _attempt in range(3):
-            entry = self._locate(thread_id, checkpoint_ns, checkpoint_id)
+            if checkpoint_id is None and self._cold(thread_id, checkpoint_ns):
+                # A cold latest read: the listing and the namespace's head in one parallel round.
+                entry, head = self._run([
+                    lambda: self._locate(thread_id, checkpoint_ns, None),
+                    lambda: self._get(self._head_key(thread_id, checkpoint_ns)),
+                ])
+                self._prime_from_head(thread_id, checkpoint_ns, head[0] if head else None, entry)
+            else:
+                entry = self._locate(thread_id, checkpoint_ns, checkpoint_id)
             if entry is None:
                 return None
             bundles = self._bundles([(entry, None)])
             if bundles:
+                self._remember_values(bundles[0])
                 return bundles[0]
             if checkpoint_id is not None:
                 return None
@@ -514,20 +706,25 @@ class S3CheckpointManager(BaseCheckpointManager):
         results = self._run(jobs)
         records: list[StoredRecord | None] = []
         listed_writes: list[list[tuple[str, str]]] = []
-        for (_entry, record), (rec_slot, w_slot) in zip(items, slots):
+        inlined: list[dict[BlobKey, StoredBlob]] = []
+        for (entry, record), (rec_slot, w_slot) in zip(items, slots):
+            section = entry[3] if len(entry) > 3 else None
             if rec_slot is not None:
                 raw = results[rec_slot]
-                record = unpack_record(raw) if raw is not None else None
+                record, section = self._parse_record(raw) if raw is not None else (None, None)
             records.append(record)
+            inlined.append(self._open_inline(record, section) if record is not None else {})
             listed_writes.append(results[w_slot] if w_slot is not None else [])
         # Round two: blob and write bodies of every found record, deduplicated.
         fetch: dict[str, tuple[str, str | None, bool]] = {}
         split: list[tuple[dict[BlobKey, StoredBlob], list[BlobKey]]] = []
-        for record, writes in zip(records, listed_writes):
+        for record, writes, inline in zip(records, listed_writes, inlined):
             if record is None:
                 split.append(({}, []))
                 continue
-            cached, missing = self._split_cached_blobs(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
+            rest = [key for key in record.channel_versions.items() if key not in inline]
+            cached, missing = self._split_cached_blobs(record.thread_id, record.checkpoint_ns, rest)
+            cached.update(inline)
             split.append((cached, missing))
             for ch, ver in missing:
                 key = self._blob_key(record.thread_id, record.checkpoint_ns, ch, ver)
@@ -554,7 +751,21 @@ class S3CheckpointManager(BaseCheckpointManager):
         checkpoints are fetched in parallel rounds, and writes are listed only for
         checkpoints the record listing showed to have some."""
         self._require_open()
-        entries = self._query_entries(query)
+        head = None
+        first_page = (
+            query.thread_id is not None and query.checkpoint_ns is not None and query.checkpoint_id is None
+            and query.order == "checkpoint_id" and not query.before_id and not query.offset
+            and self._cold(query.thread_id, query.checkpoint_ns)
+        )
+        if first_page:
+            head = self._pool.submit(self._get, self._head_key(query.thread_id, query.checkpoint_ns))
+        try:
+            entries = self._query_entries(query, head)
+        finally:
+            if head is not None:
+                head.cancel()
+        if first_page and entries and self._cold(query.thread_id, query.checkpoint_ns):
+            self._values.put((query.thread_id, query.checkpoint_ns), {}, 0)  # warm from now on (its caches are)
         for i in range(0, len(entries), _BUNDLE_CHUNK):
             chunk = entries[i : i + _BUNDLE_CHUNK]
             for bundle in self._bundles([(entry, record) for record, entry in chunk]):
@@ -580,15 +791,19 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _query_records(self, query: RecordQuery) -> Iterator[StoredRecord]:
         return iter([record for record, _entry in self._query_entries(query)])
 
-    def _query_entries(self, query: RecordQuery) -> list[tuple[StoredRecord, Entry]]:
-        """Records matching ``query`` (newest first by its order) with their listing entries."""
+    def _query_entries(self, query: RecordQuery, head: Future | None = None) -> list[tuple[StoredRecord, Entry]]:
+        """Records matching ``query`` (newest first by its order) with their listing entries.
+
+        ``head``: a GET of the namespace's head started beside the listing (a first page read
+        cold); when it holds the listed latest record, that record is not fetched again."""
         def load(entries: Sequence[Entry]) -> list[tuple[StoredRecord, Entry]]:
             raws = self._fetch_many([(e[0], e[1], True) for e in entries])
-            return [
-                (unpack_record(raw, include_payload=query.include_payload), e)
-                for raw, e in zip(raws, entries)
-                if raw is not None
-            ]
+            out = []
+            for raw, e in zip(raws, entries):
+                if raw is not None:
+                    record, section = self._parse_record(raw, include_payload=query.include_payload)
+                    out.append((record, [*e[:3], section]))
+            return out
 
         end = None if query.limit is None else query.offset + query.limit
         if query.thread_id is not None and query.checkpoint_ns is not None and query.checkpoint_id is not None:
@@ -604,6 +819,10 @@ class S3CheckpointManager(BaseCheckpointManager):
             found = []
             batch: list[Entry] = []
             for entry in self._record_entries(prefix, start_after=start, want=want):
+                if head is not None:
+                    got = head.result()
+                    self._prime_from_head(query.thread_id, query.checkpoint_ns, got[0] if got else None, entry)
+                    head = None
                 batch.append(entry)
                 if len(batch) >= (want or max(64, 2 * (end or 0))):
                     found += [(r, e) for r, e in load(batch) if record_matches(r, query)]
@@ -660,7 +879,8 @@ class S3CheckpointManager(BaseCheckpointManager):
             if got is None:
                 return False
             rec = apply_update(unpack_record(got[0]), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
-            if self._put(key, pack_record(rec, with_payload=True), if_match=got[1] or None, cache=True):
+            body = self._record_body(rec, {}, extra=_unpack(got[0])[16:])
+            if self._put(key, body, if_match=got[1] or None, cache=True):
                 return True
         raise BackendUnavailableError(f"{self._where}: checkpoint {checkpoint_id!r} kept changing while being updated")
 
