@@ -547,3 +547,27 @@ def test_property_open_inverts_seal(raw, aad, compression, encrypted, min_size):
     sealed = pipe.seal(raw, aad)
     assert pipe.open(sealed, aad) == raw
     assert len(sealed) <= len(raw) + pipe.describe(sealed)["header_size"] + (16 if encrypted else 0)
+
+
+@pytest.mark.parametrize("name", ["gzip", "lz4", "zstd"])
+def test_decompression_bombs_and_truncation_are_refused(name, monkeypatch):
+    """A forged record cannot make a reader allocate without bound; a cut one is an error."""
+    from langgraph_ckpt_config.codecs import compression
+
+    comp = compression.get_compressor(name)
+    level = comp.resolve_level(None)
+    data = b"checkpoint " * 200
+    packed = comp.compress(data, level)
+    assert comp.decompress(packed) == data
+    with pytest.raises(CodecError):
+        comp.decompress(packed[:-4])
+    monkeypatch.setattr(compression, "MAX_DECOMPRESSED_SIZE", 1000)
+    with pytest.raises(CodecError, match="decompress"):
+        comp.decompress(comp.compress(b"\0" * 50_000, level))
+    if name == "zstd":  # a frame that does not declare its size is bounded too
+        import zstandard
+
+        sizeless = zstandard.ZstdCompressor(write_content_size=False)
+        with pytest.raises(CodecError):
+            comp.decompress(sizeless.compress(b"\0" * 50_000))
+        assert comp.decompress(sizeless.compress(b"ab" * 10)) == b"ab" * 10

@@ -367,3 +367,15 @@ def test_background_backup_stops_promptly_with_a_long_interval(tmp_path):
     m.close()
     assert not worker.is_alive() and time.monotonic() - started < 2
     assert not (tmp_path / "bk").exists() or not list((tmp_path / "bk").glob("*.db"))
+
+
+def test_storage_size_counts_the_write_ahead_log(tmp_path):
+    db = tmp_path / "size.db"
+    with _manager(db) as m:
+        for i in range(20):
+            m.save_checkpoint(f"c{i}", {"payload": "x" * 2000, "i": i}, "wf", "t1")
+        wal = db.with_name("size.db-wal")
+        assert wal.exists() and wal.stat().st_size > 0  # not yet checkpointed into the file
+        reported = m.get_statistics()["storage_size_bytes"]
+        assert reported == db.stat().st_size + wal.stat().st_size
+        assert reported > 20 * 2000 // 2

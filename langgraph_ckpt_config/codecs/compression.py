@@ -22,6 +22,17 @@ from typing import Any
 
 from langgraph_ckpt_config.errors import CodecError
 
+#: Largest body a stored record may decompress to. A forged or damaged record cannot make
+#: a reader allocate more than this ("decompression bomb"); real checkpoints are far smaller.
+MAX_DECOMPRESSED_SIZE = 1 << 30
+
+
+def _too_large(name: str) -> CodecError:
+    return CodecError(
+        f"decompression refused ({name}): the body would exceed {MAX_DECOMPRESSED_SIZE} bytes; "
+        "the record is damaged or forged"
+    )
+
 
 class Compressor:
     """One algorithm: ``compress(data, level)`` and ``decompress(data)`` on bytes.
@@ -106,10 +117,16 @@ class GzipCompressor(Compressor):
         return zlib.compress(data, level)
 
     def decompress(self, data: bytes) -> bytes:
+        stream = zlib.decompressobj()
         try:
-            return zlib.decompress(data)
+            out = stream.decompress(data, MAX_DECOMPRESSED_SIZE)
         except zlib.error as exc:
             raise CodecError(f"decompression failed (gzip): {exc}") from None
+        if stream.unconsumed_tail:
+            raise _too_large(self.name)
+        if not stream.eof:
+            raise CodecError("decompression failed (gzip): incomplete or truncated stream")
+        return out
 
 
 class Lz4Compressor(Compressor):
@@ -130,10 +147,17 @@ class Lz4Compressor(Compressor):
         return self._lib.get().compress(data, compression_level=level)
 
     def decompress(self, data: bytes) -> bytes:
+        frame = self._lib.get()
         try:
-            return self._lib.get().decompress(data)
+            decompressor = frame.LZ4FrameDecompressor()
+            out = decompressor.decompress(data, max_length=MAX_DECOMPRESSED_SIZE)
         except RuntimeError as exc:  # lz4.frame reports corrupt frames as RuntimeError
             raise CodecError(f"decompression failed (lz4): {exc}") from None
+        if not decompressor.eof:
+            if len(out) >= MAX_DECOMPRESSED_SIZE:
+                raise _too_large(self.name)
+            raise CodecError("decompression failed (lz4): incomplete or truncated frame")
+        return out
 
 
 class ZstdCompressor(Compressor):
@@ -176,8 +200,14 @@ class ZstdCompressor(Compressor):
     def decompress(self, data: bytes) -> bytes:
         lib = self._lib.get()
         try:
-            return self._decompressor().decompress(data)
-        except lib.ZstdError as exc:
+            declared = lib.frame_content_size(data)
+            if declared > MAX_DECOMPRESSED_SIZE:
+                raise _too_large(self.name)
+            if declared >= 0:
+                return self._decompressor().decompress(data)
+            # no size in the frame header (not written by us): an output buffer of at most the cap
+            return self._decompressor().decompress(data, max_output_size=MAX_DECOMPRESSED_SIZE)
+        except lib.ZstdError as exc:  # including a size-less frame larger than the cap
             raise CodecError(f"decompression failed (zstd): {exc}") from None
 
 

@@ -775,6 +775,10 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             size = conn.execute("PRAGMA page_size").fetchone()[0]
             return pages * size
 
+        # bytes on disk: the database file plus its write-ahead log (pages not yet copied back)
+        files = [self.path, Path(f"{self.path}-wal")]
+        if self.path.exists():
+            return sum(f.stat().st_size for f in files if f.exists())
         return self._run(body, mode=None)
 
     # ------------------------------------------------------------------ backups
