@@ -571,3 +571,23 @@ def test_decompression_bombs_and_truncation_are_refused(name, monkeypatch):
         with pytest.raises(CodecError):
             comp.decompress(sizeless.compress(b"\0" * 50_000))
         assert comp.decompress(sizeless.compress(b"ab" * 10)) == b"ab" * 10
+
+
+def test_switching_encryption_off_keeps_old_records_readable():
+    """enabled: false with keys still given: new records are plaintext, old ones still open."""
+    import base64
+    import os
+
+    from langgraph_ckpt_config.codecs.pipeline import CodecPipeline
+
+    keys = "k1:" + base64.b64encode(os.urandom(32)).decode()
+    before = CodecPipeline.from_parameters({"client_encryption": {"enabled": True, "keys": keys}})
+    after = CodecPipeline.from_parameters({"client_encryption": {"enabled": False, "keys": keys}})
+    old = before.seal(b"state", b"key")
+    assert after.open(old, b"key") == b"state"
+    new = after.seal(b"state", b"key")
+    assert after.describe(new)["encrypted"] is False and not after.is_encrypted
+    assert "read only" in repr(after) and keys.split(":")[1] not in repr(after)
+    without = CodecPipeline.from_parameters({"client_encryption": {"enabled": False}})
+    with pytest.raises(EncryptionError, match="no encryption keys"):
+        without.open(old, b"key")

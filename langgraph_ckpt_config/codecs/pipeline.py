@@ -52,6 +52,7 @@ class CodecPipeline:
         "_min_size",
         "_plain_headers",
         "_require",
+        "_write_keyring",
     )
 
     def __init__(
@@ -63,6 +64,7 @@ class CodecPipeline:
         keyring: KeyRing | None = None,
         require_encryption: bool = False,
         checksum_algorithm: str = "sha256",
+        encrypt_writes: bool = True,
     ) -> None:
         compressor = get_compressor(compression)
         compressor.ensure_available()  # fail at configuration time, not on the first write
@@ -72,7 +74,7 @@ class CodecPipeline:
             or compression_min_size < 0
         ):
             raise CodecError(f"compression_min_size must be a non-negative integer, not {compression_min_size!r}")
-        if require_encryption and keyring is None:
+        if require_encryption and (keyring is None or not encrypt_writes):
             raise CodecError(
                 "client_encryption.require is true but no encryption keys are configured: "
                 "every record would be written in plaintext and then refused"
@@ -83,6 +85,8 @@ class CodecPipeline:
         self._compression_id = compressor.id
         self._compress = compressor.compress if compressor.id else None
         self._keyring = keyring
+        # keys kept for reading only: encryption switched off, older records still readable
+        self._write_keyring = keyring if encrypt_writes else None
         self._require = bool(require_encryption)
         self._digest = get_digest(checksum_algorithm)
         self._checksum_name = checksum_algorithm
@@ -111,14 +115,17 @@ class CodecPipeline:
         if encryption is not None:
             enabled = bool(_field(encryption, "enabled", False))
             require = bool(_field(encryption, "require", enabled))
-            if enabled:
-                keys = _field(encryption, "keys")
-                if hasattr(keys, "get_secret_value"):
-                    keys = keys.get_secret_value()
-                if not keys or (isinstance(keys, str) and not keys.strip()):
-                    raise CodecError(_KEYS_HINT)
+            keys = _field(encryption, "keys")
+            if hasattr(keys, "get_secret_value"):
+                keys = keys.get_secret_value()
+            has_keys = bool(keys) and not (isinstance(keys, str) and not keys.strip())
+            if enabled and not has_keys:
+                raise CodecError(_KEYS_HINT)
+            if has_keys:
+                # With encryption switched off, keys still given are kept for reading the
+                # records encrypted before: new records are written in plaintext.
                 keyring = KeyRing.from_spec(keys, source="client_encryption.keys")
-            elif require:
+            if require and not enabled:
                 raise CodecError(
                     "client_encryption.require is true but client_encryption.enabled is false: "
                     "records would be written in plaintext and then refused"
@@ -130,12 +137,13 @@ class CodecPipeline:
             keyring=keyring,
             require_encryption=require,
             checksum_algorithm=_field(params, "checksum_algorithm", "sha256"),
+            encrypt_writes=encryption is not None and bool(_field(encryption, "enabled", False)),
         )
 
     @property
     def is_encrypted(self) -> bool:
         """Whether new records are encrypted."""
-        return self._keyring is not None
+        return self._write_keyring is not None
 
     @property
     def compression(self) -> str:
@@ -154,7 +162,7 @@ class CodecPipeline:
             packed = self._compress(raw, self._level)
             if len(packed) < len(raw):
                 body, cid = packed, self._compression_id
-        keyring = self._keyring
+        keyring = self._write_keyring
         if keyring is None:
             return self._plain_headers[cid] + body
         prefix = self._encrypted_prefixes[cid]
@@ -207,6 +215,8 @@ class CodecPipeline:
 
     def __repr__(self) -> str:
         keys = f" key_ids={list(self._keyring.key_ids)!r}" if self._keyring is not None else ""
+        if self._keyring is not None and self._write_keyring is None:
+            keys += " (read only)"
         return (
             f"<CodecPipeline compression={self._compressor.name!r} encrypted={self.is_encrypted}{keys} "
             f"require_encryption={self._require} checksum={self._checksum_name!r}>"
