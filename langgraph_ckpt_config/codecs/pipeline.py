@@ -150,9 +150,10 @@ class CodecPipeline:
         """The configured compression algorithm's name."""
         return self._compressor.name
 
-    def seal(self, raw: bytes, aad: bytes) -> bytes:
+    def seal(self, raw: bytes, aad: bytes | Callable[[], bytes]) -> bytes:
         """Stored bytes for ``raw``; ``aad`` (the record's key) must be passed again to :meth:`open`.
 
+        ``aad`` may be a function building it (called only when encrypting).
         Compression is applied only to payloads of at least ``compression_min_size``
         bytes and kept only if it shrinks them, so sealing never costs more than the header.
         """
@@ -166,7 +167,7 @@ class CodecPipeline:
         if keyring is None:
             return self._plain_headers[cid] + body
         prefix = self._encrypted_prefixes[cid]
-        _key_id, nonce, ciphertext = keyring.encrypt(body, prefix + aad)
+        _key_id, nonce, ciphertext = keyring.encrypt(body, prefix + (aad() if callable(aad) else aad))
         return b"".join((prefix, nonce, ciphertext))
 
     def open(self, stored: bytes, aad: bytes | Callable[[], bytes]) -> bytes:

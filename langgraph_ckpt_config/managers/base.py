@@ -555,7 +555,7 @@ class BaseCheckpointManager(ICheckpointManager):
         return None
 
     # ------------------------------------------------------------------ sealing
-    def _seal(self, raw: bytes, aad: bytes) -> tuple[bytes, str]:
+    def _seal(self, raw: bytes, aad: bytes | Callable[[], bytes]) -> tuple[bytes, str]:
         stored = self.pipeline.seal(raw, aad)
         return stored, self.pipeline.checksum(stored)
 
@@ -589,7 +589,7 @@ class BaseCheckpointManager(ICheckpointManager):
         return _aad("write", thread_id, ns, checkpoint_id, task_id, idx)
 
     def seal_blob(self, thread_id: str, ns: str, channel: str, version: ChannelVersion, payload_type: str, raw: bytes) -> StoredBlob:
-        stored, checksum = self._seal(raw, self._blob_aad(thread_id, ns, channel, version))
+        stored, checksum = self._seal(raw, lambda: self._blob_aad(thread_id, ns, channel, version))
         # Blobs are immutable per key: remember what we just wrote so the next read of this
         # checkpoint (LangGraph reads it back at the next step) needs neither I/O nor decoding.
         self._cache_opened(thread_id, ns, channel, version, payload_type, raw, checksum)
@@ -753,7 +753,7 @@ class BaseCheckpointManager(ICheckpointManager):
             else (checkpoint_ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
             for ch, ver, typ, raw in blobs
         ]
-        sealed, checksum = self._seal(payload, self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
+        sealed, checksum = self._seal(payload, lambda: self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
         record = StoredRecord(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
@@ -794,7 +794,9 @@ class BaseCheckpointManager(ICheckpointManager):
     ) -> list[StoredWrite]:
         stored = []
         for task_id, idx, channel, typ, raw, task_path in writes:
-            sealed, checksum = self._seal(raw, self._write_aad(thread_id, checkpoint_ns, checkpoint_id, task_id, idx))
+            sealed, checksum = self._seal(
+                raw, lambda t=task_id, i=idx: self._write_aad(thread_id, checkpoint_ns, checkpoint_id, t, i)
+            )
             stored.append(StoredWrite(task_id, idx, channel, typ, sealed, checksum, task_path))
         return stored
 
