@@ -231,8 +231,9 @@ class _BoundedSet:
         self._data: OrderedDict[Any, None] = OrderedDict()
         self._maxsize = maxsize
         self._lock = threading.Lock()
-        #: per thread id, how many times its members were discarded (storage removed some)
-        self.generations: dict[str, int] = {}
+        #: bumped whenever members are discarded (storage removed elements of some thread);
+        #: one counter for all threads keeps it bounded (a bump is rare: prune, retention, delete)
+        self.generation = 0
 
     def add(self, item: Any) -> None:
         with self._lock:
@@ -245,7 +246,7 @@ class _BoundedSet:
 
     def discard_thread(self, thread_id: str) -> None:
         with self._lock:
-            self.generations[thread_id] = self.generations.get(thread_id, 0) + 1
+            self.generation += 1
             for key in [k for k in self._data if k[0] == thread_id]:
                 del self._data[key]
 
@@ -912,7 +913,7 @@ class BaseCheckpointManager(ICheckpointManager):
     def element_generation(self, thread_id: str) -> int:
         """Changes whenever this process removed elements of the thread (prune, retention,
         delete): what the adapter remembers of the thread's stored elements is then stale."""
-        return self._known_elements.generations.get(thread_id, 0)
+        return self._known_elements.generation
 
     def delta_lineage(
         self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
