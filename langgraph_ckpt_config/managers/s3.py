@@ -89,9 +89,11 @@ _INLINE_MAX = 16 * 1024
 _HEAD_MAX = 16 * 1024 * 1024
 #: Number of (thread, namespace) value states remembered for copy-forward and heads.
 _STATES = 4096
+#: Listing keys asked per wanted record (the record and its pending writes).
+_KEYS_PER_RECORD = 8
 
-#: A listed record: [key, etag, has_writes(, inline section)] -- has_writes None when the
-#: listing did not tell; the inline section ``(sealed, checksum)`` once the record was read.
+#: A listed record: [key, etag, writes(, inline section)] -- writes: ``(key, etag)`` of its
+#: pending writes, None when not listed; the inline section ``(sealed, checksum)`` once read.
 Entry = list
 #: A channel's opened value: (version, payload_type, raw).
 Value = tuple
@@ -166,6 +168,12 @@ class S3CheckpointManager(BaseCheckpointManager):
         # (thread, ns) -> {channel: (version, type, raw)}: the values of the last checkpoint this
         # process wrote or read there, copied forward into the next record and head.
         self._values = LRUCache(_STATES, None)
+        # (thread, ns, checkpoint_id) -> {key suffix after the record key: body} of its pending
+        # writes this process wrote or read: copied into the child record and into the head.
+        self._wbodies = LRUCache(_STATES, None)
+        # (thread, ns) -> (record key, sealed head section, checksum) of the head this process
+        # last wrote or read, so that put_writes can re-send it with the writes.
+        self._heads = LRUCache(_STATES, None)
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
@@ -174,6 +182,8 @@ class S3CheckpointManager(BaseCheckpointManager):
         self._pool.shutdown(wait=True)
         self._objects.clear()
         self._values.clear()
+        self._wbodies.clear()
+        self._heads.clear()
         with contextlib.suppress(Exception):
             self._client.close()
 
@@ -373,44 +383,37 @@ class S3CheckpointManager(BaseCheckpointManager):
             kwargs.pop("StartAfter", None)
 
     def _record_entries(self, prefix: str, *, start_after: str | None = None, want: int | None = None) -> Iterator[Entry]:
-        """Records of one namespace prefix, newest first, as ``[key, etag, has_writes]``.
+        """Records of one namespace prefix, newest first, as ``[key, etag, writes]``.
 
-        Lists with ``Delimiter="/"``: a checkpoint's writes appear as the common prefix
-        ``<record key>/`` right after its record. With ``want``, pages are sized so that
-        ``want`` records (and whether they have writes) fit in one request; the last one's
-        ``has_writes`` may be None (unknown) rather than cost another request.
+        Lists without a delimiter: a checkpoint's pending writes ``<record key>/<task>.<idx>``
+        sort right after its record (``/`` < every hex digit and ``~``), so one listing names
+        the records, their ETags and every write key with its ETag. ``writes`` is the list of
+        ``(key, etag)``; an entry is yielded once the next record (or the end) shows its writes
+        are complete. Writes under a key with no record (a crash mid-delete) are skipped.
         """
-        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "Delimiter": "/"}
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix}
         if start_after:
             kwargs["StartAfter"] = start_after
         held: Entry | None = None
         count = 0
         while True:
-            kwargs["MaxKeys"] = 1000 if want is None else max(2, min(1000, 2 * (want - count)))
+            kwargs["MaxKeys"] = 1000 if want is None else max(2, min(1000, (want - count) * _KEYS_PER_RECORD + 1))
             res = self._list_page(kwargs)
-            items = sorted(
-                [(o["Key"], o.get("ETag", "")) for o in res.get("Contents", [])]
-                + [(c["Prefix"], None) for c in res.get("CommonPrefixes", [])]
-            )
-            for key, etag in items:
-                if etag is None:  # writes of a record (or orphaned writes of a deleted one)
-                    if held is not None and key == held[0] + "/":
-                        held[2] = True
+            for o in res.get("Contents", []):
+                key = o["Key"]
+                if "/" in key[len(prefix) :]:  # a pending write
+                    if held is not None and key.startswith(held[0] + "/"):
+                        held[2].append((key, o.get("ETag", "")))
                     continue
                 if held is not None:
-                    held[2] = bool(held[2])
                     yield held
                     count += 1
                     if want is not None and count >= want:
                         return
-                held = [key, etag, None]
+                held = [key, o.get("ETag", ""), []]
             if not res.get("IsTruncated"):
                 if held is not None:
-                    held[2] = bool(held[2])
                     yield held
-                return
-            if want is not None and held is not None and count + 1 >= want:
-                yield held  # has_writes True, or None: unknown without another request
                 return
             kwargs["ContinuationToken"] = res["NextContinuationToken"]
             kwargs.pop("StartAfter", None)
@@ -491,9 +494,13 @@ class S3CheckpointManager(BaseCheckpointManager):
         head = self._head_body(record, body, values)
         if _enc(tid).startswith("~h"):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
-        puts: list[Callable[[], Any]] = [lambda: self._put(self._record_key(tid, ns, record.checkpoint_id), body, cache=True)]
+        rkey = self._record_key(tid, ns, record.checkpoint_id)
+        puts: list[Callable[[], Any]] = [lambda: self._put(rkey, body, cache=True)]
         if head is not None:
-            puts.append(lambda: self._put(self._head_key(tid, ns), head))
+            with self._lock:
+                self._heads.put((tid, ns), (rkey, *head), len(head[0]))
+                outer = self._head_outer(tid, ns, record.checkpoint_id)
+            puts.append(lambda: self._put(self._head_key(tid, ns), outer))
         self._run(puts)
         if values is not None:
             self._values.put((tid, ns), values, sum(len(v[2]) + 64 for v in values.values()))
@@ -536,18 +543,28 @@ class S3CheckpointManager(BaseCheckpointManager):
         fields = _unpack(pack_record(record, with_payload=True))
         if extra is not None:  # an update: the record keeps its sections
             fields += list(extra)
-        else:
-            inline = [[ch, v[0], v[1], v[2]] for ch, v in values.items() if len(v[2]) <= _INLINE_MAX]
-            if inline:
-                sealed, checksum = self._seal(
-                    _pack(inline), self._inline_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
-                )
-                fields += [sealed, checksum]
+            return _pack(fields)
+        inline = [[ch, v[0], v[1], v[2]] for ch, v in values.items() if len(v[2]) <= _INLINE_MAX]
+        section: list[Any] = [None, None]
+        if inline:
+            section = list(self._seal(_pack(inline), self._inline_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id)))
+        parent_writes = None
+        if record.parent_checkpoint_id is not None:
+            known = self._wbodies.get((record.thread_id, record.checkpoint_ns, record.parent_checkpoint_id))
+            parent_writes = [[k, v] for k, v in known.items()] if known else None
+        if parent_writes:
+            fields += [*section, parent_writes]
+        elif inline:
+            fields += section
         return _pack(fields)
 
     def _parse_record(self, raw: bytes, *, include_payload: bool = True) -> tuple[StoredRecord, tuple | None]:
+        """A record and its inline section; the parent's pending writes it carries go to the
+        ETag-validated object cache (used only if a listing shows the same ETags)."""
         record = unpack_record(raw, include_payload=include_payload)
         fields = _unpack(raw)
+        if len(fields) > 18 and fields[18] and record.parent_checkpoint_id is not None:
+            self._prime_writes(record.thread_id, record.checkpoint_ns, record.parent_checkpoint_id, fields[18])
         return record, (fields[16], fields[17]) if len(fields) > 17 and fields[16] is not None else None
 
     def _open_inline(self, record: StoredRecord, section: tuple | None) -> dict[BlobKey, StoredBlob]:
@@ -568,7 +585,7 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _head_aad(self, thread_id: str, ns: str) -> bytes:
         return _aad("s3-head", thread_id, ns)
 
-    def _head_body(self, record: StoredRecord, body: bytes, values: dict[str, Value]) -> bytes | None:
+    def _head_body(self, record: StoredRecord, body: bytes, values: dict[str, Value]) -> tuple[bytes, str] | None:
         """The namespace's head: this record's body, its values not inlined and every list
         element and node its manifests reach, sealed as one object -- or None when this process
         does not hold all of them (the head is an optimisation; readers validate it)."""
@@ -594,8 +611,28 @@ class S3CheckpointManager(BaseCheckpointManager):
         size = len(body) + sum(len(x[3]) for x in extras) + sum(len(x[2]) + 24 for x in elements)
         if size > _HEAD_MAX:
             return None
-        sealed, checksum = self._seal(_pack([body, extras, elements]), self._head_aad(record.thread_id, record.checkpoint_ns))
-        return _pack([sealed, checksum])
+        return self._seal(_pack([body, extras, elements]), self._head_aad(record.thread_id, record.checkpoint_ns))
+
+    def _head_outer(self, thread_id: str, ns: str, checkpoint_id: str) -> bytes:
+        """The head object: its sealed section plus the pending writes of its checkpoint this
+        process knows (write bodies are sealed on their own and checked against listed ETags)."""
+        _rkey, sealed, checksum = self._heads.get((thread_id, ns))
+        known = self._wbodies.get((thread_id, ns, checkpoint_id)) or {}
+        return _pack([sealed, checksum, [[k, v] for k, v in known.items()]])
+
+    def _prime_writes(self, thread_id: str, ns: str, checkpoint_id: str, writes: Iterable[Sequence[Any]]) -> None:
+        rkey = self._record_key(thread_id, ns, checkpoint_id)
+        known: dict[str, bytes] = {}
+        for suffix, body in writes:
+            if not isinstance(suffix, str) or not suffix.startswith("/") or not isinstance(body, bytes):
+                continue
+            known[suffix] = body
+            self._objects.put(rkey + suffix, (f'"{_md5_etag(body)}"', body), len(body))
+        if known:
+            with self._lock:
+                merged = dict(self._wbodies.get((thread_id, ns, checkpoint_id)) or {})
+                merged.update(known)
+                self._wbodies.put((thread_id, ns, checkpoint_id), merged, sum(len(v) for v in merged.values()))
 
     def _prime_from_head(self, thread_id: str, ns: str, head: bytes | None, entry: Entry | None) -> bool:
         """Fill the caches from the namespace's head when it holds the listed latest ``entry``
@@ -604,7 +641,7 @@ class S3CheckpointManager(BaseCheckpointManager):
         if head is None or entry is None or not entry[1]:
             return False
         try:
-            sealed, checksum = _unpack(head)
+            sealed, checksum, writes = _unpack(head)
             body, extras, elements = _unpack(self._open_payload(
                 sealed, checksum, lambda: self._head_aad(thread_id, ns), lambda: f"head of thread {thread_id!r}"
             ))
@@ -617,6 +654,9 @@ class S3CheckpointManager(BaseCheckpointManager):
         if self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id) != entry[0]:
             return False
         self._objects.put(entry[0], (entry[1], body), len(body))
+        with self._lock:
+            self._heads.put((thread_id, ns), (entry[0], sealed, checksum), len(sealed))
+        self._prime_writes(thread_id, ns, record.checkpoint_id, writes)
         values: dict[str, Value] = {}
         for (ch, ver), blob in self._open_inline(record, section).items():
             values[ch] = (ver, blob.payload_type, blob.payload)
@@ -646,7 +686,7 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._values.put((rec.thread_id, rec.checkpoint_ns), values, sum(len(v[2]) + 64 for v in values.values()))
 
     def _locate(self, thread_id: str, ns: str, checkpoint_id: str | None) -> Entry | None:
-        """``[key, etag, has_writes]`` of a record: the latest via one LIST, a given id without I/O."""
+        """``[key, etag, writes]`` of a record: the latest via one LIST, a given id without I/O."""
         if checkpoint_id is not None:
             return [self._record_key(thread_id, ns, checkpoint_id), None, None]
         return next(self._record_entries(self._ns_dir(thread_id, ns), want=1), None)
@@ -699,7 +739,7 @@ class S3CheckpointManager(BaseCheckpointManager):
                 rec_slot = len(jobs)
                 jobs.append(lambda e=entry: self._fetch(e[0], e[1]))
             w_slot = None
-            if entry[2] is not False:
+            if entry[2] is None:  # not listed: list them
                 w_slot = len(jobs)
                 jobs.append(lambda e=entry: list_writes(e[0]))
             slots.append((rec_slot, w_slot))
@@ -714,7 +754,7 @@ class S3CheckpointManager(BaseCheckpointManager):
                 record, section = self._parse_record(raw) if raw is not None else (None, None)
             records.append(record)
             inlined.append(self._open_inline(record, section) if record is not None else {})
-            listed_writes.append(results[w_slot] if w_slot is not None else [])
+            listed_writes.append(results[w_slot] if w_slot is not None else entry[2])
         # Round two: blob and write bodies of every found record, deduplicated.
         fetch: dict[str, tuple[str, str | None, bool]] = {}
         split: list[tuple[dict[BlobKey, StoredBlob], list[BlobKey]]] = []
@@ -743,6 +783,10 @@ class S3CheckpointManager(BaseCheckpointManager):
                 if raw is not None:
                     blobs[(ch, ver)] = self._blob_from(ch, ver, raw)
             stored_writes = [self._write_from(bodies[k]) for k, _ in writes if bodies.get(k) is not None]
+            if writes:
+                rkey = self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
+                self._prime_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id,
+                                   [(k[len(rkey):], bodies[k]) for k, _ in writes if bodies.get(k) is not None and k.startswith(rkey + "/")])
             out.append(StoredBundle(record, blobs, stored_writes))
         return out
 
@@ -858,13 +902,33 @@ class S3CheckpointManager(BaseCheckpointManager):
 
     def _write_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool) -> None:
         prefix = self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)
-
-        def put(w: StoredWrite) -> bool:
-            body = _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path])
-            # Insert-if-absent for regular writes is the store's own conditional PUT.
-            return self._put(f"{prefix}{_enc(w.task_id)}.{w.idx}", body, if_none_match=not replace, cache=True)
-
-        self._run([lambda w=w: put(w) for w in writes])
+        rkey = self._record_key(thread_id, checkpoint_ns, checkpoint_id)
+        items = [
+            (f"{prefix}{_enc(w.task_id)}.{w.idx}", _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]))
+            for w in writes
+        ]
+        outer = None
+        with self._lock:
+            merged = dict(self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {})
+            merged.update((key[len(rkey) :], body) for key, body in items)
+            self._wbodies.put((thread_id, checkpoint_ns, checkpoint_id), merged, sum(len(v) for v in merged.values()))
+            head = self._heads.get((thread_id, checkpoint_ns))
+            if head is not None and head[0] == rkey:
+                outer = self._head_outer(thread_id, checkpoint_ns, checkpoint_id)
+        # Insert-if-absent for regular writes is the store's own conditional PUT. The head is
+        # re-sent beside them with the writes' bodies: a reader uses a body only when the listing
+        # shows that key with the body's MD5, so a write that did not land is simply fetched.
+        jobs: list[Callable[[], Any]] = [
+            lambda item=item: self._put(item[0], item[1], if_none_match=not replace, cache=True) for item in items
+        ]
+        if outer is not None:
+            jobs.append(lambda: self._put(self._head_key(thread_id, checkpoint_ns), outer))
+        done = self._run(jobs)
+        refused = {key[len(rkey) :] for (key, _body), ok in zip(items, done) if not ok}
+        if refused:  # the first write of that (task, idx) stays: forget ours
+            with self._lock:
+                known = self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {}
+                self._wbodies.put((thread_id, checkpoint_ns, checkpoint_id), {k: v for k, v in known.items() if k not in refused}, 0)
 
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
         listed = list(self._list_objects(self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)))
