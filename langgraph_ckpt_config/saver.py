@@ -240,6 +240,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         state = self._lists.get((thread_id, ns, channel))
         if state is None or state.generation != self.manager.element_generation(thread_id):
             return None
+        if state.hashes and not self.manager.element_known(thread_id, ns, state.hashes[-1]):
+            return None  # e.g. the thread may have expired (ttl) since it was remembered
         n = len(state.objects)
         if n > len(value) or not all(map(operator.is_, state.objects, value[:n])):
             return None

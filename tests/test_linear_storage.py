@@ -245,3 +245,27 @@ def test_element_cache_bounded_by_bytes(manager_factory, max_bytes):
         assert len(manager._element_cache._data) >= 60  # every element stays cached
     else:
         assert len(manager._element_cache._data) < 60
+
+
+@pytest.mark.parametrize("backend", ["redis"])
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_thread_resumed_after_its_ttl_expired_rewrites_its_elements(manager_factory, backend, reuse):
+    """The process remembers which elements it stored; after the whole thread expired, the
+    same message sent again must be stored again (never a manifest naming a vanished element)."""
+    import time
+
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    manager = manager_factory(ttl=1, list_storage_reuse_objects=reuse)
+    graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "expiring"}}
+    hello = HumanMessage("hello", id="same-id")
+    graph.invoke({"messages": [hello]}, cfg)
+    deadline = time.monotonic() + 10
+    while manager.list_thread_ids() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert manager.list_thread_ids() == []  # expired as a whole
+    graph.invoke({"messages": [HumanMessage("hello", id="same-id")]}, cfg)
+    manager._element_cache.clear()
+    cold = chat_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
+    assert [m.content for m in cold.get_state(cfg).values["messages"]][0] == "hello"

@@ -228,7 +228,7 @@ class _BoundedSet:
     """A thread-safe set that forgets its oldest members past ``maxsize``."""
 
     def __init__(self, maxsize: int) -> None:
-        self._data: OrderedDict[Any, None] = OrderedDict()
+        self._data: OrderedDict[Any, float] = OrderedDict()
         self._maxsize = maxsize
         self._lock = threading.Lock()
         #: bumped whenever members are discarded (storage removed elements of some thread);
@@ -237,9 +237,13 @@ class _BoundedSet:
 
     def add(self, item: Any) -> None:
         with self._lock:
-            self._data[item] = None
+            self._data[item] = time.monotonic()
             if len(self._data) > self._maxsize:
                 self._data.popitem(last=False)
+
+    def added_at(self, item: Any) -> float | None:
+        """When ``item`` was (last) added, or None if it is not a member."""
+        return self._data.get(item)
 
     def __contains__(self, item: Any) -> bool:
         return item in self._data
@@ -337,6 +341,9 @@ class BaseCheckpointManager(ICheckpointManager):
         self._blob_cache = LRUCache(0, None)
         self._element_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
+        #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
+        #: writes without a gap long enough for the thread to have expired in between)
+        self._thread_writes: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self.last_cleanup: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ parameters
@@ -726,6 +733,17 @@ class BaseCheckpointManager(ICheckpointManager):
         self._after_write(record.thread_id, record.checkpoint_ns)
 
     def _remember_elements(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
+        ttl = getattr(self.params, "ttl", None)
+        if ttl:
+            now = time.monotonic()
+            with self._counters_lock:
+                last, since = self._thread_writes.get(thread_id, (None, now))
+                if last is None or now - last >= ttl / 2:
+                    since = now  # the thread may have expired before this write
+                self._thread_writes[thread_id] = (now, since)
+                self._thread_writes.move_to_end(thread_id)
+                if len(self._thread_writes) > 100_000:
+                    self._thread_writes.popitem(last=False)
         for ns, blob in blobs:
             if blob.channel == ELEMENT_CHANNEL:
                 self._known_elements.add((thread_id, ns, blob.version))
@@ -908,7 +926,16 @@ class BaseCheckpointManager(ICheckpointManager):
         view: a concurrent prune in another process of the *same* thread could remove an
         element between its check and our write (docs/design.md, "Linear storage").
         """
-        return (thread_id, ns, digest) in self._known_elements
+        known_at = self._known_elements.added_at((thread_id, ns, digest))
+        if known_at is None:
+            return False
+        ttl = getattr(self.params, "ttl", None)
+        if ttl:
+            # Keys expire ``ttl`` after the thread's last write: trust what we learnt only
+            # within the current run of writes, and only while the last one is recent.
+            last, since = self._thread_writes.get(thread_id, (None, None))
+            return last is not None and known_at >= since and time.monotonic() - last < ttl / 2
+        return True
 
     def element_generation(self, thread_id: str) -> int:
         """Changes whenever this process removed elements of the thread (prune, retention,
