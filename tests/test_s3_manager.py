@@ -311,3 +311,73 @@ def test_bulk_delete_removes_records_then_their_writes(s3_server):
     assert sum(k.startswith("b/") for k in left) == 5  # unreferenced blobs collected
     assert len(m.get_langgraph_bundle("t", "", "027").writes) == 2
     m.close()
+
+
+def _count_sends(m) -> list[str]:
+    """Every HTTP request the manager's client actually sends (retries included)."""
+    sent: list[str] = []
+    m._client.meta.events.register("before-send.s3", lambda request, **kw: sent.append(f"{request.method} {request.url}"))
+    return sent
+
+
+def test_request_counts_of_latest_and_first_page_on_a_long_chat_thread(s3_server):
+    """Through the LangGraph saver: a chat thread (a growing ``messages`` list stored as list
+    elements, an unchanged channel, two tasks' writes at every step, so the latest checkpoint
+    has pending writes too). A new manager instance (nothing cached) reads the latest in at most
+    2 requests and ``list(limit=10)`` in at most 1 + 10, however long the history."""
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.checkpoint.base import uuid6
+
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+
+    writer = _manager(s3_server.endpoint_url)
+    saver = ConfigCheckpointSaver(writer)
+    cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}
+    messages: list = []
+    parent = None
+    steps = 60
+    for step in range(steps):
+        messages = [*messages, HumanMessage(f"message {step} " + "x" * 200, id=f"m{step}")]
+        versions = dict(parent["channel_versions"]) if parent else {}
+        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+        if step == 0:
+            new_versions["config"] = saver.get_next_version(None, None)
+        versions.update(new_versions)
+        checkpoint = {
+            "v": 4, "id": str(uuid6(clock_seq=step)), "ts": "2026-01-01T00:00:00+00:00",
+            "channel_values": {"messages": messages, "config": {"model": "none"}},
+            "channel_versions": versions, "versions_seen": {"agent": dict(versions)}, "updated_channels": list(new_versions),
+        }
+        put_cfg = {"configurable": {**cfg["configurable"], **({"checkpoint_id": parent["id"]} if parent else {})}}
+        stored = saver.put(put_cfg, checkpoint, {"source": "loop", "step": step, "parents": {}}, new_versions)
+        saver.put_writes(stored, [("messages", AIMessage("ok")), ("branch:to:agent", None)], "task-a", "a")
+        saver.put_writes(stored, [("config", {"k": step})], "task-b", "b")
+        parent = saver.get_tuple(cfg).checkpoint
+
+    # The writing process: one LIST validates what it holds.
+    sent = _count_sends(writer)
+    latest = saver.get_tuple(cfg)
+    assert len(latest.checkpoint["channel_values"]["messages"]) == steps and len(latest.pending_writes) == 3
+    assert len(sent) == 1, sent
+
+    def cold() -> tuple[ConfigCheckpointSaver, list[str]]:
+        m = _manager(s3_server.endpoint_url, key_prefix=writer.params.key_prefix)
+        return ConfigCheckpointSaver(m), _count_sends(m)
+
+    reader, sent = cold()
+    got = reader.get_tuple(cfg)
+    assert len(sent) <= 2, sent
+    assert got.checkpoint["id"] == latest.checkpoint["id"] and got.checkpoint["channel_values"] == latest.checkpoint["channel_values"]
+    assert sorted(got.pending_writes) == sorted(latest.pending_writes)
+    reader.manager.close()
+
+    reader, sent = cold()
+    page = list(reader.list(cfg, limit=10))
+    assert len(sent) <= 1 + 10, "\n".join(sent)
+    expected = list(saver.list(cfg, limit=10))
+    assert [t.checkpoint["id"] for t in page] == [t.checkpoint["id"] for t in expected]
+    for a, b in zip(page, expected):
+        assert a.checkpoint["channel_values"] == b.checkpoint["channel_values"] and len(a.pending_writes) == 3
+        assert sorted(a.pending_writes) == sorted(b.pending_writes)
+    reader.manager.close()
+    writer.close()

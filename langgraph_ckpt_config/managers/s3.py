@@ -858,23 +858,21 @@ class S3CheckpointManager(BaseCheckpointManager):
             # Keys sort newest first: read pages of the listing until offset + limit match.
             prefix = self._ns_dir(query.thread_id, query.checkpoint_ns)
             start = self._after_record(self._record_key(query.thread_id, query.checkpoint_ns, query.before_id)) if query.before_id else None
-            filtered = bool(query.metadata or query.tags or query.status or query.workflow_id or query.older_than or query.kind)
-            want = None if (end is None or filtered) else end
+            # Read what the page needs: one listing of ``end`` records (with their writes), and
+            # only when filters (kind, metadata, ...) rejected some, further, wider listings.
             found = []
-            batch: list[Entry] = []
-            for entry in self._record_entries(prefix, start_after=start, want=want):
+            want = end
+            while True:
+                entries = list(self._record_entries(prefix, start_after=start, want=want))
                 if head is not None:
                     got = head.result()
-                    self._prime_from_head(query.thread_id, query.checkpoint_ns, got[0] if got else None, entry)
+                    self._prime_from_head(query.thread_id, query.checkpoint_ns, got[0] if got else None, entries[0] if entries else None)
                     head = None
-                batch.append(entry)
-                if len(batch) >= (want or max(64, 2 * (end or 0))):
-                    found += [(r, e) for r, e in load(batch) if record_matches(r, query)]
-                    batch = []
-                    if end is not None and len(found) >= end:
-                        break
-            if batch and (end is None or len(found) < end):
-                found += [(r, e) for r, e in load(batch) if record_matches(r, query)]
+                found += [(r, e) for r, e in load(entries) if record_matches(r, query)]
+                if want is None or end is None or len(entries) < want or len(found) >= end:
+                    break
+                start = self._after_record(entries[-1][0])
+                want = min(1000, 2 * want)
             found.sort(key=lambda item: sort_key(query)(item[0]), reverse=True)  # hashed long ids: re-sort
             return found[query.offset : end]
         threads = [query.thread_id] if query.thread_id is not None else self._thread_ids_listed()
