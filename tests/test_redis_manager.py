@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import operator
 import threading
 import time
 import uuid
+from typing import Annotated
 
 import pytest
+from langgraph.channels.delta import DeltaChannel
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError
 from langgraph_ckpt_config.managers.records import RecordQuery
@@ -275,7 +280,7 @@ def test_ttl_refreshed_by_updates_and_optionally_by_reads(make_manager):
 
 ASYNC_TWINS = [
     "aput_langgraph_checkpoint", "aput_langgraph_writes", "aget_langgraph_bundle", "alist_langgraph_bundles",
-    "adelete_thread", "acopy_thread", "adelete_for_runs", "aprune_thread",
+    "adelete_thread", "acopy_thread", "adelete_for_runs", "aprune_thread", "adelta_lineage",
 ]
 
 
@@ -525,3 +530,147 @@ def test_a_listing_page_is_two_round_trips_on_both_topologies(make_manager, monk
         return await m.alist_langgraph_bundles(query)
 
     assert len(asyncio.run(alist())) == 20 and len(sends) == 2
+
+
+# --------------------------------------------------------------------------- the DeltaChannel walk
+def _lineage_view(steps) -> list:
+    """A delta walk as comparable data: writes in order, seeds in order (elements by digest)."""
+    return [(list(writes), [(ch, typ, raw, dict(elements)) for ch, (typ, raw, elements) in seeds.items()]) for writes, seeds in steps]
+
+
+def _reference_lineage(m, thread_id, ns, checkpoint_id, channels):
+    """base.py's walk (one primitive call at a time), the behaviour to match."""
+    from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+
+    return _lineage_view(BaseCheckpointManager.delta_lineage(m, thread_id, ns, checkpoint_id, channels))
+
+
+def _count_requests(m) -> list:
+    calls = []
+    original = m._execute
+
+    def counting(request):
+        calls.append(request[:2])
+        return original(request)
+
+    m._execute = counting  # type: ignore[method-assign]
+    return calls
+
+
+def test_delta_lineage_by_hand_sync_and_async_match_the_base_walk(make_manager):
+    """Hand-made lineage: writes (hostile channels, long task ids, special negative idx,
+    writes to channels not asked for), empty and missing blobs, a pruned ancestor that ends
+    the walk. The server-side walk (sync and on redis.asyncio, with and without the per-call
+    ancestor cap) returns exactly base's walk; one round trip per call when nothing is cached."""
+    m = make_manager()
+    tid = "t|{x}*ünï"
+    chans = ["a", "b|c", "ünï💥", "gone"]
+
+    def put(cid, parent, values, writes=()):
+        m.put_langgraph_checkpoint(
+            thread_id=tid, checkpoint_ns="ns:1", checkpoint_id=cid, parent_checkpoint_id=parent, workflow_id=None,
+            created_at=time.time(), payload_type="bytes", payload=b"p" * 10, metadata={"step": cid, "f": 1.5, "n": None},
+            channel_versions={ch: v for ch, (v, _) in values.items()},
+            blobs=[(ch, v, *blob) for ch, (v, blob) in values.items() if blob is not None],
+        )
+        if writes:
+            m.put_langgraph_writes(thread_id=tid, checkpoint_ns="ns:1", checkpoint_id=cid, writes=list(writes), replace=False)
+
+    long_task = "task-" + "x" * 300  # a str16 task id in the stored write
+    put("0001", "ghost", {"a": (1, ("bytes", b"a-seed")), "b|c": (1, ("bytes", b"bc-seed"))})  # its parent was pruned
+    put("0002", "0001", {"a": (2, ("empty", b"")), "gone": (7, None), "ünï💥": (1, ("bytes", b"u" * 70000))},
+        [("t1", 0, "a", "bytes", b"w-a", "p0"), (long_task, -1, "b|c", "bytes", b"w-bc", ""), ("t2", 1, "other", "bytes", b"no", "")])
+    put("0003", "0002", {"a": (3, ("empty", b"")), "b|c": (1, None), "ünï💥": (2, ("empty", b""))},
+        [("t3", 2, "ünï💥", "bytes", b"w-u", "p1"), ("t3", 0, "a", "bytes", b"w-a3", "p1"), ("t0", 5, "a", "bytes", b"w-a3b", "p0")])
+    put("0004", "0003", {"a": (4, ("empty", b""))}, [("t4", 0, "a", "bytes", b"w-a4", "")])
+    put("0005", "0004", {"a": (5, ("bytes", b"a5"))})
+
+    expected = {cid: _reference_lineage(m, tid, "ns:1", cid, chans) for cid in [None, "0005", "0004", "0003", "0002", "0001", "nope"]}
+    assert [len(v) for v in expected.values()] == [4, 4, 3, 2, 1, 0, 0]  # the walk ends at the missing "ghost"
+    walk = expected["0005"]  # 0004, 0003, 0002, 0001
+    assert walk[1][1] == [("b|c", "bytes", b"bc-seed", {})]  # 0003 names the blob 0001 wrote
+    assert [w.data for w in walk[1][0]] == [b"w-a3b", b"w-a3", b"w-u"]  # get_tuple order
+    assert walk[2] == ([w for w in walk[2][0] if w.data == b"w-a"], [("ünï💥", "bytes", b"u" * 70000, {})])
+    assert walk[3][1] == [("a", "bytes", b"a-seed", {})] and walk[3][0] == []
+    calls = _count_requests(m)
+    for cid, want in expected.items():
+        assert _lineage_view(m.delta_lineage(tid, "ns:1", cid, chans)) == want, cid
+    assert [c[1] for c in calls] == ["delta_lineage"] * len(expected)  # one round trip per walk
+    assert m.delta_lineage(tid, "ns:1", "0005", []) == [] and len(calls) == len(expected)  # none for no channels
+    m.delta_steps_per_call = 1  # the walk resumes where a capped call stopped
+    calls.clear()
+    assert _lineage_view(m.delta_lineage(tid, "ns:1", None, chans)) == expected[None]
+    assert len(calls) == 4
+
+    cold = make_manager(key_prefix=m.params.key_prefix)  # empty caches
+    seen = _loop_only(cold)
+
+    async def walk_all(manager):
+        return {cid: _lineage_view(await manager.adelta_lineage(tid, "ns:1", cid, chans)) for cid in expected}
+
+    assert asyncio.run(walk_all(cold)) == expected
+    cold.delta_steps_per_call = 2
+    assert asyncio.run(walk_all(cold)) == expected
+    assert seen and set(seen) == {threading.get_ident()}
+
+
+class _DeltaListState(TypedDict, total=False):
+    items: Annotated[list[str], DeltaChannel(operator.add, snapshot_frequency=4)]
+    log: list[str]
+    step: int
+
+
+def _delta_list_graph():
+    """A DeltaChannel plus a plain list long enough for list-tree nodes (stored element by element)."""
+
+    def add(state):
+        step = state.get("step", 0) + 1
+        return {"items": [f"item-{step}"] * 3, "log": [f"log-{i}" for i in range(step * 5)], "step": step}
+
+    builder = StateGraph(_DeltaListState)
+    builder.add_node("add", add)
+    builder.add_edge(START, "add")
+    builder.add_edge("add", END)
+    return builder
+
+
+def test_delta_lineage_of_a_graph_async_equals_sync_without_threads(make_manager):
+    """A graph with a DeltaChannel and list values (elements resolved through list-tree
+    nodes): at every checkpoint the async walk (redis.asyncio only: no worker thread, no
+    sync client, from a cold cache) equals the sync walk and base's walk; so does the
+    adapter's delta history."""
+    m = make_manager()
+    saver = ConfigCheckpointSaver(m)
+    graph = _delta_list_graph().compile(checkpointer=saver)
+    cfg = {"configurable": {"thread_id": "dg"}}
+    for _ in range(14):
+        graph.invoke({}, cfg)
+    configs = [s.config for s in graph.get_state_history(cfg)]
+    channels = ["items", "log", "step", "nope"]
+    ids = [c["configurable"]["checkpoint_id"] for c in configs] + [None]
+    expected = {cid: _reference_lineage(m, "dg", "", cid, channels) for cid in ids}
+    assert any(len(v) > 3 for v in expected.values())
+    nodes = [h for v in expected.values() for _, seeds in v for *_, elements in seeds for h, (typ, _) in elements.items() if typ == "lgc:list-node"]
+    assert nodes  # list-tree nodes were walked
+    for cid in ids:
+        assert _lineage_view(m.delta_lineage("dg", "", cid, channels)) == expected[cid]
+    history = {cid: saver.get_delta_channel_history(config={"configurable": {"thread_id": "dg", **({"checkpoint_id": cid} if cid else {})}}, channels=channels) for cid in ids}
+
+    cold = make_manager(key_prefix=m.params.key_prefix)  # cold caches: elements and nodes read natively
+    seen = _loop_only(cold)
+    cold_saver = ConfigCheckpointSaver(cold)
+
+    async def walk():
+        steps = {cid: _lineage_view(await cold.adelta_lineage("dg", "", cid, channels)) for cid in ids}
+        hist = {
+            cid: await cold_saver.aget_delta_channel_history(
+                config={"configurable": {"thread_id": "dg", **({"checkpoint_id": cid} if cid else {})}}, channels=channels
+            )
+            for cid in ids
+        }
+        return steps, hist
+
+    steps, hist = asyncio.run(walk())
+    assert steps == expected
+    assert repr(hist) == repr(history)
+    assert seen and set(seen) == {threading.get_ident()}

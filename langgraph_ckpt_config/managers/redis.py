@@ -48,11 +48,14 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
 The command logic is written once as generators that yield requests (``_plan_*``) and
 is driven by a sync or an async executor (``_run`` / ``_arun``), so the adapter's async
 methods use ``redis.asyncio`` natively, on the event loop, with no second copy of the
-logic -- reads, writes, ``delete_thread``, and the thread operations ``copy_thread``,
+logic -- reads, writes, ``delete_thread``, the thread operations ``copy_thread``,
 ``delete_for_runs`` and ``prune_thread`` (with blob collection), whose plans also batch
-what base.py does call by call. ``pipeline_enabled``/``pipeline_size`` batch the
-per-checkpoint reads of a listing, the per-thread reads of a cross-thread query and the
-writes of a thread copy into pipelines.
+what base.py does call by call, and the DeltaChannel walk ``delta_lineage``, which runs
+in the server: one script call reads up to ``delta_steps_per_call`` ancestors, returning
+only the blobs and writes of the channels still unresolved (then one ``HMGET`` per
+list-tree level for the elements of list seeds, none when cached).
+``pipeline_enabled``/``pipeline_size`` batch the per-checkpoint reads of a listing, the
+per-thread reads of a cross-thread query and the writes of a thread copy into pipelines.
 """
 
 from __future__ import annotations
@@ -71,7 +74,15 @@ from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import RedisParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
-from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _check_id
+from langgraph_ckpt_config.managers.base import (
+    _OPENED,
+    BaseCheckpointManager,
+    DeltaSeed,
+    DeltaStep,
+    LRUCache,
+    OpenedBundle,
+    _check_id,
+)
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
@@ -258,6 +269,109 @@ end
 return removed
 """
 
+_DELTA_LINEAGE = _TOUCH + """
+-- The ancestors of a DeltaChannel walk (base ``delta_lineage``), several per call.
+-- ARGV: "<ns>|", checkpoint id ('' = latest of the namespace), '1' to start at that
+-- checkpoint's parent (else at the checkpoint itself), ttl to refresh (0: none), the most
+-- ancestors to read, the bytes an empty blob starts with, then the channels to resolve.
+-- Returns {steps, more}: per ancestor, newest first, {record, {i, blob, ...}, writes} with
+-- only the blobs (i: 1-based index into the record's channel versions) and the writes of
+-- unresolved channels; more = 1 when the walk stopped at the cap, not at its end.
+-- Redis's cmsgpack cannot decode msgpack bin (blobs and writes hold bytes): an empty blob
+-- is recognized by its first bytes, a write's channel read by mp_str (a write whose
+-- layout is unexpected is returned; the caller filters again).
+local function mp_str(s, pos)
+  local b = string.byte(s, pos)
+  if not b then return nil, pos end
+  local n, h
+  if b >= 0xa0 and b <= 0xbf then n, h = b - 0xa0, 1
+  elseif b == 0xd9 then n, h = string.byte(s, pos + 1), 2
+  elseif b == 0xda then local x, y = string.byte(s, pos + 1, pos + 2); n, h = x * 256 + y, 3
+  elseif b == 0xdb then local w, x, y, z = string.byte(s, pos + 1, pos + 4); n, h = ((w * 256 + x) * 256 + y) * 256 + z, 5
+  else return nil, pos end
+  return string.sub(s, pos + h, pos + h + n - 1), pos + h + n
+end
+local INT_SIZE = {[0xcc] = 1, [0xcd] = 2, [0xce] = 4, [0xcf] = 8, [0xd0] = 1, [0xd1] = 2, [0xd2] = 4, [0xd3] = 8}
+local function write_channel(raw)
+  if string.byte(raw, 1) ~= 0x97 then return nil end  -- [task_id, idx, channel, ...]
+  local _, pos = mp_str(raw, 2)
+  if pos == 2 then return nil end
+  local b = string.byte(raw, pos)
+  if not b then return nil end
+  if b <= 0x7f or b >= 0xe0 then pos = pos + 1
+  elseif INT_SIZE[b] then pos = pos + 1 + INT_SIZE[b]
+  else return nil end
+  return (mp_str(raw, pos))
+end
+local prefix = ARGV[1]
+local cursor = ARGV[2]
+local field
+if cursor == '' then
+  local r = redis.call('ZREVRANGEBYLEX', KEYS[4], '[' .. prefix .. '\\255', '[' .. prefix, 'LIMIT', 0, 1)
+  if #r == 0 then cursor = nil else field = r[1] end
+else
+  field = prefix .. cursor
+end
+if field and ARGV[3] == '1' then
+  local rec = redis.call('HGET', KEYS[1], field)
+  cursor = rec and cmsgpack.unpack(rec)[4] or nil
+end
+if type(cursor) ~= 'string' then cursor = nil end
+local remaining, left = {}, 0
+for i = 7, #ARGV do
+  if not remaining[ARGV[i]] then remaining[ARGV[i]] = true; left = left + 1 end
+end
+local cap, empty = tonumber(ARGV[5]), ARGV[6]
+local steps, more = {}, 0
+while cursor and left > 0 do
+  field = prefix .. cursor
+  if #steps >= cap then
+    if redis.call('HEXISTS', KEYS[1], field) == 1 then more = 1 end
+    break
+  end
+  local rec = redis.call('HGET', KEYS[1], field)
+  if not rec then break end  -- a pruned ancestor: the history ends here
+  local r = cmsgpack.unpack(rec)
+  local versions = r[15]
+  local at, names = {}, {}
+  local bk = redis.call('HGET', KEYS[3], field)
+  if bk then
+    local all = cmsgpack.unpack(bk)
+    for i = 1, #versions do
+      if remaining[versions[i][1]] and all[i] then at[#at + 1] = i; names[#names + 1] = all[i] end
+    end
+  end
+  local blobs, resolved = {}, {}
+  local raws = hmget(KEYS[5], names)
+  for j = 1, #names do
+    if raws[j] then
+      blobs[#blobs + 1] = at[j]
+      blobs[#blobs + 1] = raws[j]
+      if string.sub(raws[j], 1, #empty) ~= empty then resolved[#resolved + 1] = versions[at[j]][1] end
+    end
+  end
+  local writes = {}
+  local wi = redis.call('HGET', KEYS[7], field)
+  if wi then
+    local wraws = hmget(KEYS[6], cmsgpack.unpack(wi))
+    for j = 1, #wraws do
+      if wraws[j] then
+        local ch = write_channel(wraws[j])
+        if ch == nil or remaining[ch] then writes[#writes + 1] = wraws[j] end
+      end
+    end
+  end
+  steps[#steps + 1] = {rec, blobs, writes}
+  for _, ch in ipairs(resolved) do
+    if remaining[ch] then remaining[ch] = nil; left = left - 1 end
+  end
+  cursor = r[4]
+  if type(cursor) ~= 'string' then cursor = nil end
+end
+touch(tonumber(ARGV[4]))
+return {steps, more}
+"""
+
 _SCRIPTS = {
     "get_bundle": _GET_BUNDLE,
     "page": _PAGE,
@@ -265,6 +379,7 @@ _SCRIPTS = {
     "put_writes": _PUT_WRITES,
     "set_record": _SET_RECORD,
     "delete_checkpoints": _DELETE_CHECKPOINTS,
+    "delta_lineage": _DELTA_LINEAGE,
 }
 
 #: A plan yields requests and receives their results:
@@ -273,6 +388,8 @@ _SCRIPTS = {
 Plan = Generator[tuple, Any, Any]
 
 _enc = encode_component
+#: The first bytes of every stored empty blob (``[type, payload, checksum]``, msgpack).
+_EMPTY_PREFIX = pack([EMPTY_BLOB_TYPE, b"", ""])[: 2 + len(EMPTY_BLOB_TYPE)]
 _pack = pack
 _unpack = unpack
 
@@ -296,6 +413,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     parameters_model = RedisParameters
     backend_name = "redis"
+    #: Ancestors a delta-channel walk reads per round trip (bounds the time one script holds the server).
+    delta_steps_per_call = 128
 
     # ------------------------------------------------------------------ clients
     def _open(self) -> None:
@@ -768,6 +887,59 @@ class RedisCheckpointManager(BaseCheckpointManager):
         raws = yield ("cmd", "HMGET", keys[W], *names)
         return [self._decode_write(raw) for raw in raws if raw is not None]
 
+    def _plan_delta_lineage(self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]) -> Plan:
+        """base ``delta_lineage``: the walk runs in the server (``_DELTA_LINEAGE``), up to
+        ``delta_steps_per_call`` ancestors per round trip, returning only the blobs and
+        writes of still-unresolved channels; then the list elements (and list-tree nodes)
+        of every list seed found, a tree level per round trip, none when cached."""
+        remaining = set(channels)
+        steps: list[DeltaStep] = []
+        if not remaining:
+            return steps
+        keys = self._keys(thread_id)
+        prefix = f"{_enc(ns)}|"
+        cursor: str | None = checkpoint_id or ""
+        from_parent = "1"
+        lists: list[tuple[list[str], dict[str, tuple[str, bytes]]]] = []  # (roots, elements to fill)
+        while cursor is not None and remaining:
+            args = [prefix, cursor, from_parent, self._read_ttl, self.delta_steps_per_call, _EMPTY_PREFIX, *remaining]
+            found, more = yield ("script", "delta_lineage", keys, args)
+            for rec_raw, blob_raws, write_raws in found:
+                rec = unpack_record(rec_raw, include_payload=False)
+                versions = list(rec.channel_versions.items())
+                blobs: dict[BlobKey, StoredBlob] = {}
+                for i in range(0, len(blob_raws), 2):
+                    ch, ver = versions[int(blob_raws[i]) - 1]
+                    typ, data, checksum = _unpack(blob_raws[i + 1])
+                    blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+                seeds: dict[str, DeltaSeed] = {}
+                for ch in remaining:  # base's order: the same set, the same iteration
+                    ver = rec.channel_versions.get(ch)
+                    blob = blobs.get((ch, ver)) if ver is not None else None
+                    if blob is not None and blob.payload_type != EMPTY_BLOB_TYPE:
+                        raw = self._open_blob(thread_id, ns, blob)
+                        elements: dict[str, tuple[str, bytes]] = {}
+                        if blob.payload_type in MANIFEST_TYPES:  # a list stored element by element
+                            lists.append(([h for _, h in manifest_entries(blob.payload_type, raw)], elements))
+                        seeds[ch] = (blob.payload_type, raw, elements)
+                writes = [
+                    self._open_write(thread_id, ns, rec.checkpoint_id, w)
+                    for w in map(self._decode_write, write_raws)
+                    if w.channel in remaining
+                ]
+                writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
+                steps.append((writes, seeds))
+                remaining.difference_update(seeds)
+                cursor = rec.parent_checkpoint_id
+            if not more:
+                break
+            from_parent = "0"
+        if lists:
+            stored = yield from self._plan_fetch_elements(thread_id, ns, {h for roots, _ in lists for h in roots})
+            for roots, elements in lists:  # no I/O: every reachable element is in ``stored``
+                elements.update(self._load_elements(thread_id, ns, roots, lambda _keys: stored))
+        return steps
+
     # ------------------------------------------------------------------ thread operations as plans
     # copy / delete-for-runs / prune / blob collection, written once for ``_run`` (sync) and
     # ``_arun`` (the adapter's async methods, on the event loop): base.py's versions call the
@@ -992,6 +1164,11 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _collect_blobs(self, thread_id: str) -> int:
         return int(self._run(self._plan_collect_blobs(thread_id)))
 
+    def delta_lineage(self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]) -> list[DeltaStep]:
+        """base ``delta_lineage`` as one plan for both clients (see ``_plan_delta_lineage``)."""
+        self._require_open()
+        return self._run(self._plan_delta_lineage(thread_id, ns, checkpoint_id, channels))
+
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._require_open()
         self._run(self._plan_copy_thread(source_thread_id, target_thread_id))
@@ -1058,6 +1235,14 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return await super().alist_langgraph_bundles(query)
         self._require_open()
         return await self._arun(self._plan_open_bundles(query))
+
+    async def adelta_lineage(
+        self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]
+    ) -> list[DeltaStep]:
+        if not self.params.async_operations:
+            return await super().adelta_lineage(thread_id, ns, checkpoint_id, channels)
+        self._require_open()
+        return await self._arun(self._plan_delta_lineage(thread_id, ns, checkpoint_id, channels))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         if not self.params.async_operations:
