@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--output", type=Path, help="also write the report (markdown) here")
     parser.add_argument("--in-process", action="store_true", help="run the moto server in this process")
     args = parser.parse_args(argv)
-    threads, steps, repeat, long_steps, count_steps = (1, 3, 1, 8, 3) if args.quick else (4, 25, 5, 150, 25)
+    threads, steps, repeat, long_steps, count_steps = (1, 3, 1, 8, 3) if args.quick else (4, 50, 5, 150, 25)
 
     report = [
         f"S3 benchmark run {datetime.now(timezone.utc).isoformat(timespec='seconds')} on {platform.node()}: "

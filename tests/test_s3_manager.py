@@ -381,3 +381,49 @@ def test_request_counts_of_latest_and_first_page_on_a_long_chat_thread(s3_server
         assert sorted(a.pending_writes) == sorted(b.pending_writes)
     reader.manager.close()
     writer.close()
+
+
+def test_a_stale_head_is_never_served(s3_server):
+    """The head is used only when the listed latest record has the MD5 of the body it carries:
+    after an update, a newer record from a process without the head, or a put whose record
+    never landed, a cold reader falls back to the records and still reads the truth."""
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"one")
+    _put(m, "t", "002", b"two", parent="001")
+    m.update_checkpoint_metadata("002", {"seen": True}, thread_id="t")  # record rewritten: head stale
+
+    def cold_read():
+        reader = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix)
+        try:
+            return reader.get_langgraph_bundle("t")
+        finally:
+            reader.close()
+
+    got = cold_read()
+    assert got.record.checkpoint_id == "002" and got.record.metadata == {"step": 1, "seen": True}
+    assert got.blobs[("c", "002")][1] == b"two"
+    # Another writer that holds no state (so writes no head) adds 003: the head still names 002.
+    other = _manager(s3_server.endpoint_url, key_prefix=m.params.key_prefix)
+    other.put_langgraph_checkpoint(
+        thread_id="t", checkpoint_ns="", checkpoint_id="003", parent_checkpoint_id="002", workflow_id=None,
+        created_at=time.time(), payload_type="bytes", payload=b"payload-003", metadata={"step": 3},
+        channel_versions={"c": "002", "d": "003"}, blobs=[("d", "003", "bytes", b"three")],  # c unchanged: not held
+    )
+    assert other._heads.get(("t", "")) is None  # it could not write a head
+    got = cold_read()
+    assert got.record.checkpoint_id == "003" and got.blobs[("d", "003")][1] == b"three" and got.blobs[("c", "002")][1] == b"two"
+    # A put whose record PUT failed after its head went out: the head names a missing record.
+    real_put = m._put
+
+    def failing_record_put(key, body, **kw):
+        if "/r/" in key:
+            raise BackendUnavailableError("record PUT failed")
+        return real_put(key, body, **kw)
+
+    m._put = failing_record_put
+    with pytest.raises(BackendUnavailableError):
+        _put(m, "t", "004", b"four", parent="003")
+    m._put = real_put
+    assert cold_read().record.checkpoint_id == "003"
+    other.close()
+    m.close()

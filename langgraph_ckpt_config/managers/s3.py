@@ -973,7 +973,15 @@ class S3CheckpointManager(BaseCheckpointManager):
         self._delete_keys(k for keys_ in listed_writes for k in keys_)
         return len(existing)
 
+    def _forget_thread(self, thread_id: str) -> None:
+        """Drop what this process remembers of a thread's values, writes and head (a thread
+        re-created under the same id reuses channel versions with other values)."""
+        self._values.discard_where(lambda k: k[0] == thread_id)
+        self._heads.discard_where(lambda k: k[0] == thread_id)
+        self._wbodies.discard_where(lambda k: k[0] == thread_id)
+
     def _delete_thread(self, thread_id: str) -> None:
+        self._forget_thread(thread_id)
         directory = self._thread_dir(thread_id)
         keys = list(self._list(directory))
         records = [k for k in keys if k.startswith(directory + "r/") and k[len(directory) + 2 :].count("/") == 1]
@@ -999,5 +1007,6 @@ class S3CheckpointManager(BaseCheckpointManager):
         return iter(out)
 
     def _delete_blobs(self, thread_id: str, keys: Sequence[tuple[str, str, ChannelVersion]]) -> int:
+        self._values.discard_where(lambda k: k[0] == thread_id)
         return self._delete_keys(self._blob_key(thread_id, ns, ch, v) for ns, ch, v in keys)
 
