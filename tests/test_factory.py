@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import pytest
@@ -131,7 +132,8 @@ def test_symbol_by_name_both_spellings():
 
 # ---------------------------------------------------------------------------- more factory / registry behaviour
 
-SECRET = "pw-that-must-not-leak"
+# A well-formed key spec (keys are parsed, and kept for reading, even with encryption off).
+SECRET = "k1:" + base64.b64encode(b"pw-that-must-not-leak-0123456789").decode()
 
 
 class LeakyBrokenManager(MemoryCheckpointManager):
@@ -185,10 +187,12 @@ def test_cache_distinguishes_secret_overrides():
     from pydantic import SecretStr
 
     with CheckpointManagerFactory(_config()) as factory:
-        a = factory.create_manager("mem", client_encryption={"keys": SecretStr("a")})
-        b = factory.create_manager("mem", client_encryption={"keys": SecretStr("b")})
+        key_a = "k1:" + base64.b64encode(b"a" * 32).decode()
+        key_b = "k1:" + base64.b64encode(b"b" * 32).decode()
+        a = factory.create_manager("mem", client_encryption={"keys": SecretStr(key_a)})
+        b = factory.create_manager("mem", client_encryption={"keys": SecretStr(key_b)})
         assert a is not b
-        assert factory.create_manager("mem", client_encryption={"keys": SecretStr("a")}) is a
+        assert factory.create_manager("mem", client_encryption={"keys": SecretStr(key_a)}) is a
 
 
 def test_env_selects_manager_and_factory_accepts_paths(monkeypatch, tmp_path):
