@@ -66,7 +66,8 @@ OURS = "ours:s3"
 
 # ---------------------------------------------------------------------------- server
 _SERVE = (
-    "import sys\n"
+    "import logging, sys\n"
+    "logging.getLogger('werkzeug').setLevel(logging.ERROR)\n"
     "from langgraph_ckpt_config.testing.servers import start_moto_s3\n"
     "server = start_moto_s3()\n"
     "print(server.port, flush=True)\n"
