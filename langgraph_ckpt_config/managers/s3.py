@@ -2,29 +2,35 @@
 
 Layout (``P`` = ``key_prefix``; every id component percent-encoded, ``~`` reserved)::
 
-    P<T>/r/<N>/<rev(checkpoint_id)>                 record (msgpack: fields + sealed payload)
+    P<T>/r/<N>/<rev(checkpoint_id)>                 record (msgpack: fields + sealed payload
+                                                    + sealed inline values + parent's write bodies)
     P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>    pending write of that checkpoint (msgpack)
     P<T>/b/<N>/<channel>/<json version>             blob (msgpack: type, payload, checksum, names)
+    P<T>/h/<N>                                      head: latest record + all its values, list
+                                                    elements and pending writes (one object)
     P<T>/meta                                       the real thread id, for hashed directories
 
 ``rev()`` hex-encodes an id and inverts every digit (then appends ``~``), so S3's
-ascending listing returns the newest checkpoint first. A namespace is listed with
-``Delimiter="/"``: records come back as keys (with their ETags) and a checkpoint
-that has pending writes shows up as the common prefix ``<record key>/`` right
-after its record. So one ``ListObjectsV2(MaxKeys=2)`` names the latest checkpoint,
-its ETag and whether it has writes; ``list(limit=n, before=id)`` is one LIST of at
-most ``2n`` entries -- the rest of the history is never read.
+ascending listing returns the newest checkpoint first, each record followed by its
+pending writes. One ``ListObjectsV2`` without a delimiter therefore names the latest
+records, their ETags and every write key with its ETag; the rest of the history is
+never listed.
 
-Objects are cached locally (``local_cache_*``) by key *and ETag*: an entry is only
-used when a LIST just reported the same ETag, so the cache can never serve a
-stale record. A process reading back what it wrote (LangGraph's loop) needs no
-GET at all; blobs are immutable and use the base class's blob cache.
+Reads are one GET per checkpoint: a record carries its channel values of at most
+16 KiB (copied forward from the previous checkpoint this process wrote or read) and
+the bodies of its parent's pending writes; the namespace's head carries the latest
+checkpoint whole. Everything that did not come from its own object -- the head, the
+write copies, cached bodies -- is used only when the same listing shows the object's
+key with that ETag (the MD5 of the body), so nothing stale is ever served. A cold
+latest read is LIST || GET head; a cold first page is LIST || GET head + one GET per
+further record.
 
 Crash safety: a checkpoint's blobs are PUT before its record, and nothing is ever
 read except through a record, so a crash between PUTs leaves unreferenced blobs
-(garbage-collected later), never a record pointing at missing data. Blobs and
-insert-only writes use ``If-None-Match: *`` (S3 conditional writes), which also
-gives pending writes their insert-if-absent semantics; record updates use
+(garbage-collected later), never a record pointing at missing data. The head names no
+other object and is validated against the listing, so it goes out beside the record.
+Blobs and insert-only writes use ``If-None-Match: *`` (S3 conditional writes), which
+also gives pending writes their insert-if-absent semantics; record updates use
 ``If-Match`` on the ETag read. See ``docs/s3.md`` for stores without them.
 
 Concurrency: every task submitted to the bounded pool (``max_concurrency``) is a
@@ -726,8 +732,9 @@ class S3CheckpointManager(BaseCheckpointManager):
         return None
 
     def _bundles(self, items: Sequence[tuple[Entry, StoredRecord | None]]) -> list[StoredBundle]:
-        """Bundles of listed records in three parallel rounds: records + writes listings,
-        then every missing blob and write body of all of them at once."""
+        """Bundles of listed records in two parallel rounds: the records not in cache (and the
+        writes listings of entries that did not come from a listing), then every value, list
+        element and write body not inline or in cache, of all of them at once."""
         def list_writes(key: str) -> list[tuple[str, str]]:
             return list(self._list_objects(key + "/"))
 
