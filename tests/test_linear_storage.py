@@ -273,3 +273,25 @@ def test_a_thread_resumed_after_its_ttl_expired_rewrites_its_elements(manager_fa
     manager._element_cache.clear()
     cold = chat_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
     assert [m.content for m in cold.get_state(cfg).values["messages"]][0] == "hello"
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_failed_write_leaves_nothing_in_the_cache(manager_factory, backend, monkeypatch):
+    """Sealing caches a value for the next read; if the write then fails, that value must go."""
+    from langgraph_ckpt_config.errors import BackendUnavailableError
+
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    graph = _graph(saver)
+    cfg = {"configurable": {"thread_id": "flaky"}}
+
+    def refuse(record, blobs):
+        raise BackendUnavailableError("storage went away")
+
+    monkeypatch.setattr(manager, "_write_checkpoint", refuse)
+    with pytest.raises(BackendUnavailableError):
+        graph.invoke({"items": ["kept?"], "log": ["x"]}, cfg)
+    assert not [key for key in manager._blob_cache._data if key[0] == "flaky"]
+    monkeypatch.undo()
+    graph.invoke({"items": ["kept"]}, cfg)
+    assert graph.get_state(cfg).values["items"] == ["kept"]

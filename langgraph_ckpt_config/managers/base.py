@@ -727,10 +727,21 @@ class BaseCheckpointManager(ICheckpointManager):
         """
         self._require_open()
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
-        self._write_checkpoint(record, blobs)
+        try:
+            self._write_checkpoint(record, blobs)
+        except BaseException:
+            self._forget_sealed(record.thread_id, blobs)
+            raise
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
         self._after_write(record.thread_id, record.checkpoint_ns)
+
+    def _forget_sealed(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
+        """Drop what sealing cached for blobs whose write failed: the cache must only ever hold
+        values the store holds (list elements are content-addressed and need no care)."""
+        keys = {(thread_id, ns, b.channel, b.version) for ns, b in blobs if b.channel != ELEMENT_CHANNEL}
+        if keys:
+            self._blob_cache.discard_where(keys.__contains__)
 
     def _remember_elements(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         ttl = getattr(self.params, "ttl", None)

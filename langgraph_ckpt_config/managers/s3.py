@@ -495,6 +495,9 @@ class S3CheckpointManager(BaseCheckpointManager):
         done = self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
         # A blob that already existed keeps its first value: never inline another one for it.
         kept_first = {b.channel for (bns, b), ok in zip(blobs, done) if not ok and bns == ns and b.channel != ELEMENT_CHANNEL}
+        for (bns, b), ok in zip(blobs, done):
+            if not ok and b.channel != ELEMENT_CHANNEL:  # sealing cached our value; the store kept its own
+                self._blob_cache.discard_where(lambda k, b=b, bns=bns: k == (tid, bns, b.channel, b.version))
         values = self._values_of(record, blobs, kept_first)
         body = self._record_body(record, values)
         head = self._head_body(record, body, values)
