@@ -274,8 +274,6 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 # the objects handed to the graph are exactly these digests: the next put of
                 # this channel (the graph appending to them) need not serialize them again
                 rec = bundle.record
-                for element, digest in zip(value, digests):
-                    self._remember_object(element, digest)
                 generation = self.manager.element_generation(rec.thread_id)
                 self._remember_lists([_RememberedList(rec.thread_id, rec.checkpoint_ns, channel, list(value), digests, None, generation)])
             return value
