@@ -341,6 +341,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._blob_cache = LRUCache(0, None)
         self._element_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
+        self._element_ttl: float | None = None
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
         #: writes without a gap long enough for the thread to have expired in between)
         self._thread_writes: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -380,6 +381,8 @@ class BaseCheckpointManager(ICheckpointManager):
             from langgraph_ckpt_config.codecs import CodecPipeline, get_serializer
 
             self.pipeline = CodecPipeline.from_parameters(self.params)
+            #: the backend's key expiry (Redis ``ttl``), read once: element_known runs per element
+            self._element_ttl = getattr(self.params, "ttl", None) or None
             self.serializer = get_serializer(
                 self.params.serialization_format, self.params.serialization_options
             )
@@ -744,7 +747,7 @@ class BaseCheckpointManager(ICheckpointManager):
             self._blob_cache.discard_where(keys.__contains__)
 
     def _remember_elements(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
-        ttl = getattr(self.params, "ttl", None)
+        ttl = self._element_ttl
         if ttl:
             now = time.monotonic()
             with self._counters_lock:
@@ -940,7 +943,7 @@ class BaseCheckpointManager(ICheckpointManager):
         known_at = self._known_elements.added_at((thread_id, ns, digest))
         if known_at is None:
             return False
-        ttl = getattr(self.params, "ttl", None)
+        ttl = self._element_ttl
         if ttl:
             # Keys expire ``ttl`` after the thread's last write: trust what we learnt only
             # within the current run of writes, and only while the last one is recent.
