@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench_savers
+	$(PY) -m benchmarks.bench_redis
+	$(PY) -m benchmarks.bench_s3
+	$(PY) -m benchmarks.bench_linear
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
