@@ -20,6 +20,7 @@ stop at 1,000 steps; S3 on moto at 200 (moto's CPU, not S3, would dominate). No 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
 import sqlite3
@@ -112,6 +113,7 @@ def _server_contenders(tmp: Path, stack: ExitStack, longest: int) -> list[Conten
             return int(server.cli("info", "memory").split("used_memory:")[1].split()[0]) - baseline
 
         out.append(Contender(label, saver, longest, used))
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     s3 = start_moto_s3()
     stack.callback(s3.stop)
     creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
