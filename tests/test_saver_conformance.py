@@ -1,20 +1,29 @@
 """LangGraph's official conformance suite, all 8 capabilities, on every backend case."""
 
+import pytest
+
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.conformance import assert_full_conformance
 
+LIST_STORAGE = {
+    "list-storage": {},  # the default: lists element by element under a list tree
+    "list-storage-off": {"list_storage": False},
+    "reuse-objects": {"list_storage_reuse_objects": True},
+}
 
-async def test_full_conformance(manager_factory, backend):
+
+@pytest.mark.parametrize("layout", list(LIST_STORAGE))
+async def test_full_conformance(manager_factory, backend, layout):
     counter = iter(range(1000))
 
     def make_saver():
         # A fresh, empty store for every capability suite (the suite asserts on list(None)).
-        manager = manager_factory(default_workflow_id=f"wf{next(counter)}")
+        manager = manager_factory(default_workflow_id=f"wf{next(counter)}", **LIST_STORAGE[layout])
         for thread_id in manager.list_thread_ids():
             manager.delete_thread(thread_id)
         return ConfigCheckpointSaver(manager)
 
-    await assert_full_conformance(make_saver, name=f"langgraph-ckpt-config[{backend}]")
+    await assert_full_conformance(make_saver, name=f"langgraph-ckpt-config[{backend},{layout}]")
 
 
 async def test_full_conformance_with_encryption(manager_factory, backend):
