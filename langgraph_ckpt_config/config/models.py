@@ -149,6 +149,13 @@ class RedisParameters(ManagerParameters):
     username: str | None = None
     password: SecretStr | None = None
     ssl: bool = False
+    #: TLS (``ssl: true`` or a ``rediss://`` url): a CA bundle for a private CA, a client
+    #: certificate and key for mutual TLS, and how strictly the server is checked.
+    ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_cert_reqs: Literal["required", "optional", "none"] = "required"
+    ssl_check_hostname: bool = True
     connection_pool_size: int = Field(default=10, ge=1)
     connection_timeout: float = Field(default=10, gt=0)
     socket_timeout: float = Field(default=10, gt=0)

@@ -459,7 +459,20 @@ class RedisCheckpointManager(BaseCheckpointManager):
             kwargs["password"] = p.password.get_secret_value()
         if p.username is not None:
             kwargs["username"] = p.username
+        if self._uses_tls:
+            kwargs.update(
+                ssl_ca_certs=p.ssl_ca_certs,
+                ssl_certfile=p.ssl_certfile,
+                ssl_keyfile=p.ssl_keyfile,
+                ssl_cert_reqs=p.ssl_cert_reqs,
+                ssl_check_hostname=p.ssl_check_hostname and p.ssl_cert_reqs != "none",
+            )
         return kwargs
+
+    @property
+    def _uses_tls(self) -> bool:
+        p = self.params
+        return p.ssl or (p.url is not None and p.url.get_secret_value().lower().startswith("rediss://"))
 
     def _make_client(self, *, asynchronous: bool) -> Any:
         p = self.params
