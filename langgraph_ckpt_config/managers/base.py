@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections import ChainMap, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,8 +44,6 @@ from langgraph_ckpt_config.managers.interfaces import (
     RecordKind,
 )
 from langgraph_ckpt_config.managers.listtree import (
-    DIGEST_SIZE,
-    FLAT_MANIFEST_TYPE,
     MANIFEST_TYPES,
     NODE_TYPE,
     closure,
@@ -302,15 +300,6 @@ class OpenedBundle:
 DeltaSeed = tuple[str, bytes, dict[str, tuple[str, bytes]]]
 #: One ancestor of the delta walk: its writes to unresolved channels, the seeds found there.
 DeltaStep = tuple[list[OpenedWrite], dict[str, DeltaSeed]]
-
-#: Kept for callers of the first layout's name (see ``listtree.DIGEST_SIZE``).
-ELEMENT_DIGEST_SIZE = DIGEST_SIZE
-
-
-def unpack_manifest(raw: bytes) -> tuple[str, ...]:
-    """The element digests of a *flat* manifest body (the first layout)."""
-    return tuple(h for _, h in manifest_entries(FLAT_MANIFEST_TYPE, raw))
-
 
 class BaseCheckpointManager(ICheckpointManager):
     """Everything a manager does, over the storage primitives a backend provides.
@@ -878,24 +867,6 @@ class BaseCheckpointManager(ICheckpointManager):
             frontier = [child for raw in nodes for _, child in node_entries(raw) if child not in out] if nodes else []
         return out
 
-    def _open_elements(
-        self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
-    ) -> dict[str, tuple[str, bytes]]:
-        """Open the elements ``hashes`` from ``stored``; nodes of a list tree among them are
-        completed with their descendants (read here, a level at a time, when ``stored`` lacks them)."""
-        out = self._open_elements_flat(thread_id, ns, hashes, stored)
-        nodes = [item[1] for item in out.values() if item[0] == NODE_TYPE]
-        while nodes:
-            wanted = {child for body in nodes for _, child in node_entries(body)} - out.keys()
-            if not wanted:
-                break
-            missing = [key for key in ((ELEMENT_CHANNEL, h) for h in wanted) if key not in stored]
-            lookup = ChainMap(self._read_blobs_cached(thread_id, ns, missing), stored) if missing else stored
-            opened = self._open_elements_flat(thread_id, ns, wanted, lookup)
-            out.update(opened)
-            nodes = [item[1] for item in opened.values() if item[0] == NODE_TYPE]
-        return out
-
     def _open_elements_flat(
         self, thread_id: str, ns: str, hashes: Iterable[str], stored: Mapping[BlobKey, StoredBlob]
     ) -> dict[str, tuple[str, bytes]]:
@@ -983,8 +954,9 @@ class BaseCheckpointManager(ICheckpointManager):
                     elements: dict[str, tuple[str, bytes]] = {}
                     if blob.payload_type in MANIFEST_TYPES:  # a list stored element by element
                         hashes = {h for _, h in manifest_entries(blob.payload_type, raw)}
-                        stored = manager._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes])
-                        elements = manager._open_elements(thread_id, ns, hashes, stored)
+                        elements = manager._load_elements(
+                            thread_id, ns, hashes, lambda keys: manager._read_blobs(thread_id, ns, keys)
+                        )
                     seeds[ch] = (blob.payload_type, raw, elements)
             writes = [
                 manager._open_write(thread_id, ns, rec.checkpoint_id, w)

@@ -87,7 +87,6 @@ from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_r
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     EMPTY_BLOB_TYPE,
-    MANIFEST_BLOB_TYPE,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -112,19 +111,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("the redis manager needs redis-py: pip install 'langgraph-ckpt-config[redis]'") from exc
 
-try:  # list manifests as a tree of nodes (listtree.py); else the first, flat layout only
-    from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
-except ImportError:  # pragma: no cover - depends on the installed base layer
-    from langgraph_ckpt_config.managers.base import unpack_manifest
-
-    MANIFEST_TYPES = frozenset({MANIFEST_BLOB_TYPE})
-    NODE_TYPE = None
-
-    def manifest_entries(payload_type: str, raw: bytes) -> tuple[tuple[int, str], ...]:
-        return tuple((0, h) for h in unpack_manifest(raw))
-
-    def node_entries(raw: bytes) -> tuple[tuple[int, str], ...]:
-        return ()
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
 
 logger = logging.getLogger(__name__)
 
@@ -754,13 +741,13 @@ class RedisCheckpointManager(BaseCheckpointManager):
         """Async-capable twin of base ``_attach_elements``: list elements named by manifests.
 
         Every element and list-tree node is fetched here (one ``HMGET`` per tree level,
-        none when cached), so base ``_open_elements`` finds them all and does no I/O.
+        none when cached), so base ``_load_elements`` finds them all and does no I/O.
         """
         hashes = bundle.manifest_hashes()
         if hashes:
             tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
             stored = yield from self._plan_fetch_elements(tid, ns, hashes)
-            bundle.elements = self._open_elements(tid, ns, hashes, stored)
+            bundle.elements = self._load_elements(tid, ns, hashes, lambda keys: stored)
         return bundle
 
     def _plan_fetch_elements(self, thread_id: str, ns: str, digests: Any) -> Plan:
