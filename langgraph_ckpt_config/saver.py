@@ -204,7 +204,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         reuse = getattr(manager.params, "list_storage_reuse_objects", False)
         previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
         hashes: list[str] = list(previous.hashes) if previous is not None else []
-        for element in value[len(hashes) :]:
+        for element in value if previous is None else value[len(hashes) :]:
             if reuse:
                 hit = self._element_memo.get(id(element))
                 if hit is not None and hit[0] is element and manager.element_known(thread_id, ns, hit[1]):
