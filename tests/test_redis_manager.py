@@ -674,3 +674,98 @@ def test_delta_lineage_of_a_graph_async_equals_sync_without_threads(make_manager
     assert steps == expected
     assert repr(hist) == repr(history)
     assert seen and set(seen) == {threading.get_ident()}
+
+
+# --------------------------------------------------------------------------- async clients per event loop
+def _client_addrs(server) -> set[str]:
+    import redis as redis_py
+
+    with redis_py.Redis(host=server.host, port=server.port) as admin:
+        return {c["addr"] for c in admin.client_list()}
+
+
+def _local_addrs(client) -> set[str]:
+    from langgraph_ckpt_config.managers.redis import _async_connections
+
+    out = set()
+    for conn in _async_connections(client):
+        if getattr(conn, "_writer", None) is not None:
+            host, port = conn._writer.transport.get_extra_info("sockname")[:2]
+            out.add(f"{host}:{port}")
+    return out
+
+
+def _wait_gone(server, addrs: set[str], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while addrs & _client_addrs(server):
+        assert time.monotonic() < deadline, f"connections still open on the server: {addrs & _client_addrs(server)}"
+        time.sleep(0.02)
+
+
+async def _use_async_client(m):
+    assert (await m.aget_langgraph_bundle("loops")) is not None
+    client, _ = m._aclient()
+    return client
+
+
+def test_async_client_of_a_closed_loop_is_released(redis_server):
+    m = _standalone(redis_server)
+    try:
+        _put(m, "loops", "001", {"c": (1, b"v")})
+        old = asyncio.run(_use_async_client(m))  # asyncio.run closes its loop; the client stays
+        addrs = _local_addrs(old)
+        assert addrs and addrs <= _client_addrs(redis_server)
+        new = asyncio.run(_use_async_client(m))  # a new loop: the old loop's client is released
+        assert new is not old and len(m._async) == 1
+        _wait_gone(redis_server, addrs)
+        assert not _local_addrs(old)  # marked disconnected: redis-py never touches the dead loop
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("state", ["idle", "running elsewhere", "closed"])
+def test_close_releases_async_clients_of_every_loop(redis_server, state):
+    m = _standalone(redis_server)
+    loop = asyncio.new_event_loop()
+    runner = None
+    try:
+        _put(m, "loops", "001", {"c": (1, b"v")})
+        if state == "running elsewhere":
+            runner = threading.Thread(target=loop.run_forever, daemon=True)
+            runner.start()
+            client = asyncio.run_coroutine_threadsafe(_use_async_client(m), loop).result(10)
+        else:
+            client = loop.run_until_complete(_use_async_client(m))
+            if state == "closed":
+                loop.close()
+        addrs = _local_addrs(client)
+        assert addrs and addrs <= _client_addrs(redis_server)
+        m.close()
+        assert not m._async
+        _wait_gone(redis_server, addrs)
+    finally:
+        m.close()
+        if runner is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            runner.join(10)
+        loop.close()
+
+
+async def test_aclose_closes_the_clients_of_other_live_loops_too(redis_server):
+    m = _standalone(redis_server)
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+    try:
+        _put(m, "loops", "001", {"c": (1, b"v")})
+        other = asyncio.run_coroutine_threadsafe(_use_async_client(m), loop).result(10)
+        mine = await _use_async_client(m)
+        addrs = _local_addrs(other) | _local_addrs(mine)
+        assert len(m._async) == 2
+        await m.aclose()
+        assert not m._async
+        _wait_gone(redis_server, addrs)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join(10)
+        loop.close()

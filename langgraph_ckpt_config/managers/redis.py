@@ -66,6 +66,7 @@ import dataclasses
 import json
 import logging
 import re
+import socket
 import time
 import weakref
 from collections.abc import Generator, Iterator, Sequence
@@ -456,10 +457,21 @@ class RedisCheckpointManager(BaseCheckpointManager):
             )
         return kwargs
 
+    def _url(self) -> str:
+        """The configured url; ``ssl: true`` turns a ``redis://`` url into ``rediss://``."""
+        url = self.params.url.get_secret_value()
+        if self.params.ssl and url[:8].lower() == "redis://":
+            url = "rediss://" + url[8:]
+        return url
+
     @property
     def _uses_tls(self) -> bool:
+        """``ssl: true`` or a ``rediss://`` url (a ``unix://`` socket never uses TLS)."""
         p = self.params
-        return p.ssl or (p.url is not None and p.url.get_secret_value().lower().startswith("rediss://"))
+        if p.url is None:
+            return p.ssl
+        scheme = p.url.get_secret_value().split("://", 1)[0].lower()
+        return scheme == "rediss" or (p.ssl and scheme == "redis")
 
     def _make_client(self, *, asynchronous: bool) -> Any:
         p = self.params
@@ -469,8 +481,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
             kwargs["max_connections"] = max(p.connection_pool_size, 32)
             if p.cluster_nodes:
                 nodes = [cluster_mod.ClusterNode(n.host, n.port) for n in p.cluster_nodes]
-                return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=p.ssl, **kwargs)
-            return cluster_mod.RedisCluster.from_url(p.url.get_secret_value(), **kwargs)
+                return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=self._uses_tls, **kwargs)
+            return cluster_mod.RedisCluster.from_url(self._url(), **kwargs)
         mod = aredis if asynchronous else redis
         # A blocking pool: more concurrent operations than connection_pool_size (an async
         # graph runs a thread's put and writes concurrently, many threads at once) wait up
@@ -478,7 +490,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         kwargs["max_connections"] = p.connection_pool_size
         kwargs["timeout"] = p.socket_timeout
         if p.url is not None:
-            pool = mod.BlockingConnectionPool.from_url(p.url.get_secret_value(), **kwargs)
+            pool = mod.BlockingConnectionPool.from_url(self._url(), **kwargs)
         else:
             if p.ssl:
                 kwargs["connection_class"] = mod.SSLConnection
@@ -488,8 +500,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _aclient(self) -> tuple[Any, dict[str, Any]]:
         """The async client of the running event loop, created on first use.
 
-        redis.asyncio clients are bound to the loop that created them; a client whose
-        loop has closed is dropped (its sockets close with it).
+        redis.asyncio clients are bound to the loop that created them. A client whose
+        loop has closed cannot be closed the asyncio way any more: when a new client is
+        made, the clients of closed loops are released (their sockets shut down and
+        closed, see ``_drop_sockets``) and forgotten.
         """
         loop = asyncio.get_running_loop()
         entry = self._async.get(id(loop))
@@ -497,7 +511,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
             client = self._make_client(asynchronous=True)
             scripts = {name: client.register_script(src) for name, src in _SCRIPTS.items()}
             entry = (client, scripts, loop)
-            self._async = {k: v for k, v in self._async.items() if not v[2].is_closed()}
+            for key, (old, _scripts, old_loop) in list(self._async.items()):
+                if old_loop.is_closed():
+                    self._async.pop(key, None)
+                    _drop_sockets(old, close=True)
             self._async[id(loop)] = entry
         return entry[0], entry[1]
 
@@ -514,7 +531,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _close(self) -> None:
         with contextlib.suppress(rexc.RedisError, OSError):
             self._client.close()
+        entries = list(self._async.values())
         self._async.clear()
+        for client, _scripts, loop in entries:
+            _release_async_client(client, loop)
 
     async def aclose_loop_clients(self) -> None:
         """Close the async client of the running event loop (the manager stays open; the
@@ -1314,6 +1334,85 @@ class _Prefetched:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._manager, name)
+
+
+async def _aclose_quietly(client: Any) -> None:
+    with contextlib.suppress(rexc.RedisError, OSError, RuntimeError, asyncio.CancelledError):
+        await client.aclose()
+
+
+def _async_connections(client: Any) -> list[Any]:
+    """The connections a ``redis.asyncio`` client holds (standalone pool or cluster nodes)."""
+    conns: list[Any] = []
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        conns += list(getattr(pool, "_available_connections", ()))
+        conns += list(getattr(pool, "_in_use_connections", ()))
+    nodes = getattr(getattr(client, "nodes_manager", None), "nodes_cache", None) or {}
+    for node in list(nodes.values()):
+        conns += list(getattr(node, "_connections", ()))
+    return conns
+
+
+def _drop_sockets(client: Any, *, close: bool) -> int:
+    """Release the sockets of an async client without its event loop; returns how many.
+
+    Each connection's socket is shut down (the server frees the connection at once);
+    with ``close`` (only for a closed loop, whose selector no longer watches the fds) the
+    socket is closed too, so the descriptor does not wait for garbage collection. The
+    connections are then marked disconnected, so redis-py does not touch the dead loop.
+    """
+    dropped = 0
+    for conn in _async_connections(client):
+        writer = getattr(conn, "_writer", None)
+        if writer is None:
+            continue
+        with contextlib.suppress(Exception):
+            sock = writer.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                raw = getattr(sock, "_sock", None)  # asyncio's TransportSocket wraps the socket
+                if close and isinstance(raw, socket.socket):
+                    raw.close()
+                dropped += 1
+        conn._writer = conn._reader = None
+    return dropped
+
+
+def _release_async_client(client: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Close an async client from synchronous code, whatever the state of its loop.
+
+    * loop closed: its sockets are shut down and closed (``_drop_sockets``);
+    * loop running (here, or in another thread): ``aclose()`` is scheduled on it;
+    * loop idle and no loop running in this thread: ``aclose()`` runs on it to completion;
+    * otherwise (an idle loop while another one runs here): the sockets are shut down.
+    """
+    if loop.is_closed():
+        _drop_sockets(client, close=True)
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    try:
+        if loop.is_running():
+            if running is loop:
+                task = loop.create_task(_aclose_quietly(client))
+                _CLOSING.add(task)
+                task.add_done_callback(_CLOSING.discard)
+            else:
+                asyncio.run_coroutine_threadsafe(_aclose_quietly(client), loop)
+        elif running is None:
+            loop.run_until_complete(_aclose_quietly(client))
+        else:
+            _drop_sockets(client, close=False)
+    except RuntimeError:  # the loop closed or started meanwhile
+        _drop_sockets(client, close=loop.is_closed())
+
+
+#: Close tasks scheduled on a running loop (asyncio keeps only weak references to tasks).
+_CLOSING: set[asyncio.Task] = set()
 
 
 def _raise_first(results: list[Any]) -> list[Any]:
