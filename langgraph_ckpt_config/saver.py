@@ -65,7 +65,7 @@ class _RememberedList(NamedTuple):
     thread_id: str
     ns: str
     channel: str
-    objects: list  # a copy: the caller's list may be appended to in place later
+    objects: list | None  # a copy (the caller's list may grow in place); only with object reuse
     hashes: list[str]
     levels: list[list[str]] | None  # node digests per tree level (build_manifest); None: unknown
     generation: int
@@ -218,8 +218,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             if digest not in queued and not manager.element_known(thread_id, ns, digest):
                 queued.add(digest)
                 out.append((ELEMENT_CHANNEL, digest, typ, raw))
-        if previous is not None and previous.levels is not None:  # only nodes completed since are new
-            body, nodes, levels = build_manifest(hashes, previous.levels, len(previous.hashes))
+        tree = previous if previous is not None else self._stored_tree(thread_id, ns, channel, hashes)
+        if tree is not None and tree.levels is not None:  # only the nodes completed since are new
+            body, nodes, levels = build_manifest(hashes, tree.levels, len(tree.hashes))
         else:
             body, nodes, levels = build_manifest(hashes)
         for digest, node in nodes:
@@ -228,20 +229,36 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             queued.add(digest)
             out.append((ELEMENT_CHANNEL, digest, NODE_TYPE, node))
         out.append((channel, version, TREE_MANIFEST_TYPE, body))
-        if reuse:  # remembered by put() once the write succeeded: then every node is stored
-            remember.append(
-                _RememberedList(thread_id, ns, channel, list(value), hashes, levels, self.manager.element_generation(thread_id))
-            )
+        # remembered by put() once the write succeeded: then every element and node is stored
+        objects = list(value) if reuse else None
+        remember.append(_RememberedList(thread_id, ns, channel, objects, hashes, levels, manager.element_generation(thread_id)))
         return out
 
-    def _previous_list(self, thread_id: str, ns: str, channel: str, value: list) -> _RememberedList | None:
-        """What this saver stored for the channel last, when ``value`` extends it with the
-        very same objects (``list_storage_reuse_objects``): its digests need no new work."""
+    def _stored_tree(self, thread_id: str, ns: str, channel: str, hashes: list[str]) -> _RememberedList | None:
+        """The tree this saver last stored for the channel, when ``hashes`` (the new list's
+        digests, computed from its content) start with that list's digests: its nodes are
+        stored and need neither rebuilding nor checking. Safe without object reuse: the
+        prefix is compared by content digest, not by object identity."""
+        state = self._valid_state(thread_id, ns, channel)
+        if state is None:
+            return None
+        n = len(state.hashes)
+        return state if n <= len(hashes) and hashes[:n] == state.hashes else None
+
+    def _valid_state(self, thread_id: str, ns: str, channel: str) -> _RememberedList | None:
         state = self._lists.get((thread_id, ns, channel))
         if state is None or state.generation != self.manager.element_generation(thread_id):
             return None
         if state.hashes and not self.manager.element_known(thread_id, ns, state.hashes[-1]):
             return None  # e.g. the thread may have expired (ttl) since it was remembered
+        return state
+
+    def _previous_list(self, thread_id: str, ns: str, channel: str, value: list) -> _RememberedList | None:
+        """What this saver stored for the channel last, when ``value`` extends it with the
+        very same objects (``list_storage_reuse_objects``): its digests need no new work."""
+        state = self._valid_state(thread_id, ns, channel)
+        if state is None or state.objects is None:
+            return None
         n = len(state.objects)
         if n > len(value) or not all(map(operator.is_, state.objects, value[:n])):
             return None
