@@ -20,6 +20,7 @@ from __future__ import annotations
 import operator
 import random
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -40,6 +41,7 @@ from langgraph.checkpoint.base import (
     get_serializable_checkpoint_metadata,
 )
 
+from langgraph_ckpt_config.element_memo import FingerprintMemo
 from langgraph_ckpt_config.errors import InvalidInputError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, DeltaStep, OpenedBundle
 from langgraph_ckpt_config.managers.interfaces import RecordKind
@@ -57,6 +59,8 @@ from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_T
 
 #: Element objects remembered by ``list_storage_reuse_objects`` (per saver).
 _ELEMENT_MEMO_SIZE = 100_000
+#: Bytes of element fingerprints remembered per serde (default path; about an element's size each).
+_FINGERPRINT_MEMO_BYTES = 64 * 1024 * 1024
 #: Channels whose last stored list is remembered by the same option (per saver).
 _REMEMBERED_LISTS = 1_000
 
@@ -111,6 +115,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         #: (thread, ns, channel) -> the list last stored there, for the same option
         self._lists: OrderedDict[tuple[str, str, str], _RememberedList] = OrderedDict()
         self._memo_lock = threading.Lock()
+        #: serde -> elements it serialized before, by fingerprint of their state (the default
+        #: path). Per serde: a digest is only as good as the serde that made it. Shared with the
+        #: clones ``with_allowlist`` makes (``compile()``), each keeping its own serde.
+        self._fingerprints: weakref.WeakKeyDictionary[Any, FingerprintMemo] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ConfigCheckpointSaver:
@@ -204,15 +212,22 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         reuse = getattr(manager.params, "list_storage_reuse_objects", False)
         previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
         hashes: list[str] = list(previous.hashes) if previous is not None else []
+        memo = self._fingerprint_memo(serde)
         for element in value if previous is None else value[len(hashes) :]:
             if reuse:
                 hit = self._element_memo.get(id(element))
                 if hit is not None and hit[0] is element and manager.element_known(thread_id, ns, hit[1]):
                     hashes.append(hit[1])
                     continue
+            known, fp = memo.digest_of(element) if memo is not None else (None, None)
+            if known is not None and manager.element_known(thread_id, ns, known):
+                hashes.append(known)
+                continue
             typ, raw = serde.dumps_typed(element)
             digest = element_digest(typ, raw)
             hashes.append(digest)
+            if fp is not None:
+                memo.remember(element, fp, digest)  # type: ignore[union-attr]
             if reuse:
                 self._remember_object(element, digest)
             if digest not in queued and not manager.element_known(thread_id, ns, digest):
@@ -233,6 +248,16 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         objects = list(value) if reuse else None
         remember.append(_RememberedList(thread_id, ns, channel, objects, hashes, levels, manager.element_generation(thread_id)))
         return out
+
+    def _fingerprint_memo(self, serde: Any) -> FingerprintMemo | None:
+        try:
+            memo = self._fingerprints.get(serde)
+            if memo is None:
+                with self._memo_lock:
+                    memo = self._fingerprints.setdefault(serde, FingerprintMemo(_FINGERPRINT_MEMO_BYTES))
+            return memo
+        except TypeError:  # a serde that cannot be weakly referenced: no memo, serialize every time
+            return None
 
     def _stored_tree(self, thread_id: str, ns: str, channel: str, hashes: list[str]) -> _RememberedList | None:
         """The tree this saver last stored for the channel, when ``hashes`` (the new list's

@@ -1,0 +1,122 @@
+"""Which list elements the adapter need not serialize again (linear storage, default path).
+
+At every ``put`` LangGraph hands the saver the whole list of a channel (a chat's
+messages), nearly all of it unchanged since the previous step. Serializing each element
+again is what makes a step's CPU grow with the thread. But an element may have been
+changed in place since it was stored (``add_messages`` assigns missing ids that way, and a
+node may edit a message it was given), so the adapter cannot trust object identity alone.
+
+A *fingerprint* is an element's complete state written by ``marshal``, which is exact
+about types (``1``, ``1.0`` and ``True`` differ; a ``str`` subclass or any object it
+does not know is refused) and several times cheaper than LangGraph's serde. It is kept
+and compared byte for byte, not hashed. Two elements of the same class with the same
+fingerprint serialize to the same bytes, so the digest recorded when the element was
+last serialized still names its content.
+An element whose state ``marshal`` cannot take (a datetime, a custom object inside) has
+no fingerprint and is serialized every time, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import marshal
+import threading
+from typing import Any
+
+#: ``marshal`` format version 2: exact about types, and without version 3's back-references,
+#: whose use depends on reference counts (equal states would not always give equal bytes).
+_MARSHAL_VERSION = 2
+
+
+_NONE, _VALUE, _PYDANTIC, _DATACLASS = range(4)
+#: class -> how its fingerprint is taken (classes are few; computing this is not cheap)
+_KINDS: dict[type, int] = {dict: _VALUE, list: _VALUE, tuple: _VALUE}
+
+
+def _kind(cls: type) -> int:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        if hasattr(cls, "__pydantic_fields__") and hasattr(cls, "__pydantic_extra__"):
+            kind = _PYDANTIC
+        elif dataclasses.is_dataclass(cls) and not hasattr(cls, "__slots__"):
+            kind = _DATACLASS
+        else:
+            kind = _NONE
+        _KINDS[cls] = kind
+    return kind
+
+
+def fingerprint(element: Any) -> bytes | None:
+    """``element``'s complete state as ``marshal`` bytes, or None when it cannot be taken.
+
+    Covered: plain ``dict``/``list``/``tuple`` values, pydantic v2 models (LangChain
+    messages: fields, extra fields and private attributes) and dataclasses without
+    ``__slots__``, holding only values ``marshal`` knows exactly (str, bytes, int, float,
+    bool, None and plain containers of them).
+    """
+    kind = _kind(type(element))
+    try:
+        if kind == _VALUE:
+            state: Any = element
+        elif kind == _PYDANTIC:
+            state = (element.__dict__, element.__pydantic_extra__, element.__pydantic_private__)
+        elif kind == _DATACLASS:
+            state = element.__dict__
+        else:
+            return None
+        return marshal.dumps(state, _MARSHAL_VERSION)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None
+
+
+class FingerprintMemo:
+    """``id(element) -> (class, fingerprint, digest)`` for elements serialized before.
+
+    The entry holds the class, never the element: nothing is kept alive for the memo. A
+    recycled ``id`` is harmless, since a hit needs the same class (held by the entry, so
+    its identity cannot be recycled) and the same fingerprint, which determine the bytes.
+    Bounded by the bytes of the fingerprints it keeps: the oldest entries go first.
+    """
+
+    #: per entry, besides its fingerprint: the dict slot, the tuple and the digest string
+    ENTRY_OVERHEAD = 200
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._data: dict[int, tuple[type, bytes, str]] = {}
+        self._lock = threading.Lock()
+
+    def digest_of(self, element: Any) -> tuple[str | None, bytes | None]:
+        """``(digest, fingerprint)``: the digest when ``element`` is unchanged since it was
+        remembered (else None), and its fingerprint now (None if it has none)."""
+        fp = fingerprint(element)
+        if fp is None:
+            return None, None
+        hit = self._data.get(id(element))
+        if hit is not None and hit[0] is type(element) and hit[1] == fp:
+            return hit[2], fp
+        return None, fp
+
+    def remember(self, element: Any, fp: bytes, digest: str) -> None:
+        """Record that ``element``, whose fingerprint was ``fp`` *before* it was serialized,
+        serialized to ``digest`` (taken before: a concurrent in-place edit then only costs a
+        needless serialization later, never a stale digest)."""
+        size = len(fp) + self.ENTRY_OVERHEAD
+        if size > self._max_bytes // 4:
+            return
+        with self._lock:
+            data = self._data
+            old = data.pop(id(element), None)
+            if old is not None:
+                self._bytes -= len(old[1]) + self.ENTRY_OVERHEAD
+            data[id(element)] = (type(element), fp, digest)
+            self._bytes += size
+            while self._bytes > self._max_bytes:
+                dropped = data.pop(next(iter(data)))
+                self._bytes -= len(dropped[1]) + self.ENTRY_OVERHEAD
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
