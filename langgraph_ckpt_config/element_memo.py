@@ -6,26 +6,27 @@ again is what makes a step's CPU grow with the thread. But an element may have b
 changed in place since it was stored (``add_messages`` assigns missing ids that way, and a
 node may edit a message it was given), so the adapter cannot trust object identity alone.
 
-A *fingerprint* is an element's complete state written by ``marshal``, which is exact
-about types (``1``, ``1.0`` and ``True`` differ; a ``str`` subclass or any object it
-does not know is refused) and several times cheaper than LangGraph's serde. It is kept
+A *fingerprint* is an element's complete state written by ``pickle`` (protocol 5, the C
+pickler), which is exact about types (``1``, ``1.0`` and ``True`` differ; ``bytes`` and
+``bytearray`` differ; an enum, a ``str`` subclass, a datetime or a nested model carries
+its class and full state) and several times cheaper than LangGraph's serde. It is kept
 and compared byte for byte, not hashed. Two elements of the same class with the same
 fingerprint serialize to the same bytes, so the digest recorded when the element was
-last serialized still names its content.
-An element whose state ``marshal`` cannot take (a datetime, a custom object inside) has
-no fingerprint and is serialized every time, as before.
+last serialized still names its content. (``marshal`` would be a little faster, but it
+writes every buffer object -- ``bytearray``, numpy arrays -- as plain bytes, so a numpy
+array reshaped in place would go unnoticed.) An element whose state cannot be pickled
+has no fingerprint and is serialized every time, as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import marshal
+import pickle
 import threading
 from typing import Any
 
-#: ``marshal`` format version 2: exact about types, and without version 3's back-references,
-#: whose use depends on reference counts (equal states would not always give equal bytes).
-_MARSHAL_VERSION = 2
+#: Pickle protocol 5: classes by reference, every builtin type with its own opcode.
+_PROTOCOL = 5
 
 
 _NONE, _VALUE, _PYDANTIC, _DATACLASS = range(4)
@@ -47,12 +48,12 @@ def _kind(cls: type) -> int:
 
 
 def fingerprint(element: Any) -> bytes | None:
-    """``element``'s complete state as ``marshal`` bytes, or None when it cannot be taken.
+    """``element``'s complete state as pickle bytes, or None when it cannot be taken.
 
     Covered: plain ``dict``/``list``/``tuple`` values, pydantic v2 models (LangChain
     messages: fields, extra fields and private attributes) and dataclasses without
-    ``__slots__``, holding only values ``marshal`` knows exactly (str, bytes, int, float,
-    bool, None and plain containers of them).
+    ``__slots__``. The same state always gives the same bytes (an unchanged element is
+    recognised); a different state or a value of another type gives other bytes.
     """
     kind = _kind(type(element))
     try:
@@ -64,8 +65,8 @@ def fingerprint(element: Any) -> bytes | None:
             state = element.__dict__
         else:
             return None
-        return marshal.dumps(state, _MARSHAL_VERSION)
-    except (ValueError, TypeError, AttributeError, RecursionError):
+        return pickle.dumps(state, _PROTOCOL)
+    except Exception:  # unpicklable (a lock, a memoryview...), or a failing __reduce__: no shortcut
         return None
 
 

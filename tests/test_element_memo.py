@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import datetime
 import enum
+import threading
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -32,6 +34,11 @@ def _edits():
         (AIMessage("a", response_metadata={"n": 1}), lambda m: m.response_metadata.update(n=True)),
         ({"a": 1}, lambda d: d.update(a=1.0)),
         ({"a": "x"}, lambda d: d.update(a=b"x")),
+        ({"a": b"x"}, lambda d: d.update(a=bytearray(b"x"))),
+        ({"a": "red"}, lambda d: d.update(a=Colour.RED)),
+        ({"when": datetime.datetime(2026, 1, 1)}, lambda d: d.update(when=datetime.datetime(2026, 1, 2))),
+        ({"a": array.array("b", [1, 2])}, lambda d: d.update(a=array.array("B", [1, 2]))),  # same bytes
+        (HumanMessage("x", additional_kwargs={"p": Point(1, 2)}), lambda m: setattr(m.additional_kwargs["p"], "x", 5)),
         ([1, [2]], lambda v: v[1].append(3)),
         ([1, 2], lambda v: v.reverse()),
         (Point(1.0, 2.0), lambda p: setattr(p, "y", 3.0)),
@@ -50,9 +57,8 @@ def test_an_in_place_edit_changes_the_fingerprint(element, edit):
 @pytest.mark.parametrize(
     "element",
     [
-        {"when": datetime.datetime(2026, 1, 1)},  # a value marshal does not know
-        {"colour": Colour.RED},  # a str subclass: serialized differently from "red"
-        HumanMessage("x", additional_kwargs={"p": Point(1, 2)}),
+        {"lock": threading.Lock()},  # cannot be pickled
+        [memoryview(b"abc")],
         "a string",  # immutable and cheap to serialize: not memoized
         object(),
     ],
@@ -64,6 +70,8 @@ def test_no_fingerprint_when_the_state_is_not_exact(element):
 def test_equal_values_of_different_types_differ():
     assert fingerprint({"a": 1}) != fingerprint({"a": 1.0}) != fingerprint({"a": True})
     assert fingerprint([1, 2]) != fingerprint((1, 2))
+    assert fingerprint({"a": b"x"}) != fingerprint({"a": bytearray(b"x")})
+    assert fingerprint({"a": "red"}) != fingerprint({"a": Colour.RED})
 
 
 def test_memo_hits_only_for_the_same_class_and_state():
