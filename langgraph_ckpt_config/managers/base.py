@@ -595,6 +595,12 @@ class BaseCheckpointManager(ICheckpointManager):
         self._cache_opened(thread_id, ns, channel, version, payload_type, raw, checksum)
         return StoredBlob(channel, version, payload_type, stored, checksum)
 
+    def _empty_blob(self, thread_id: str, ns: str, channel: str, version: ChannelVersion) -> StoredBlob:
+        """The marker of a channel emptied at ``version``, cached like any blob: the next
+        ``get_tuple`` of the checkpoint then needs no query for it."""
+        self._blob_cache.put((thread_id, ns, channel, version), ("", b"", EMPTY_BLOB_TYPE), 100)
+        return StoredBlob(channel, version, EMPTY_BLOB_TYPE, b"", "")
+
     def _cache_opened(
         self, thread_id: str, ns: str, channel: str, version: ChannelVersion, payload_type: str, raw: bytes, checksum: str
     ) -> None:
@@ -688,6 +694,9 @@ class BaseCheckpointManager(ICheckpointManager):
             key: (blob.payload_type, self._open_blob(tid, ns, blob) if blob.payload_type != EMPTY_BLOB_TYPE else b"")
             for key, blob in bundle.blobs.items()
         }
+        for (channel, version), blob in bundle.blobs.items():
+            if blob.payload_type == EMPTY_BLOB_TYPE and blob.checksum != _OPENED:  # read from the store
+                self._empty_blob(tid, ns, channel, version)
         writes = [self._open_write(tid, ns, rec.checkpoint_id, w) for w in bundle.writes]
         writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
         return OpenedBundle(rec, payload, blobs, writes)
@@ -772,7 +781,7 @@ class BaseCheckpointManager(ICheckpointManager):
         stored_blobs = [
             (checkpoint_ns, self.seal_blob(thread_id, checkpoint_ns, ch, ver, typ, raw))
             if typ != EMPTY_BLOB_TYPE
-            else (checkpoint_ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
+            else (checkpoint_ns, self._empty_blob(thread_id, checkpoint_ns, ch, ver))
             for ch, ver, typ, raw in blobs
         ]
         sealed, checksum = self._seal(payload, lambda: self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
