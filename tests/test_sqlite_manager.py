@@ -281,6 +281,23 @@ def test_get_tuple_and_list_are_batched_reads(tmp_path):
         assert {cid: sorted(w.idx for w in ws) for cid, ws in many.items()} == {"000": [0, 1], "001": [0, 1], "nope": []}
 
 
+def test_get_tuple_of_a_cached_checkpoint_is_one_statement_and_sees_other_writers(tmp_path):
+    """With every blob cached (the writer reads back what it wrote), the record and its writes
+    come from one statement, without a transaction; what another connection wrote since is seen."""
+    db = tmp_path / "fast.db"
+    with _manager(db) as m, _manager(db) as other:
+        _put(m, "t", "001", versions={"a": 1}, writes=[("x", b"w1")])
+        statements = _traced(m)
+        bundle = m.get_langgraph_bundle("t")
+        assert [w.data for w in bundle.writes] == [b"w1"] and bundle.blobs[("a", 1)] == ("bytes", b"a@1")
+        assert len(statements) == 1 and statements[0].startswith("SELECT r.*")
+        _put(other, "t", "002", versions={"a": 2})
+        assert m.get_langgraph_bundle("t").record.checkpoint_id == "002"
+        other.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="001", writes=[("task", 7, "y", "bytes", b"w7", "")], replace=False)
+        assert [w.data for w in m.get_langgraph_bundle("t", checkpoint_id="001").writes] == [b"w1", b"w7"]
+        assert m.get_langgraph_bundle("t", checkpoint_id="nope") is None
+
+
 def test_raw_tampering_detected(tmp_path):
     db = tmp_path / "tamper.db"
     with _manager(db) as m:

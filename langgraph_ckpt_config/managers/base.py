@@ -194,6 +194,11 @@ class DigestCache:
     def get(self, digest: str) -> tuple[str, bytes] | None:
         return self._data.get(digest)
 
+    @property
+    def lookup(self) -> Callable[[str], tuple[str, bytes] | None]:
+        """``get`` as the dict's own method: one C call per element on the read hot path."""
+        return self._data.get
+
     def get_many(self, digests: Iterable[str]) -> list[tuple[str, bytes] | None]:
         get = self._data.get
         return [get(h) for h in digests]
@@ -215,6 +220,10 @@ class DigestCache:
         with self._lock:
             self._data.clear()
             self._bytes = 0
+
+
+class _NotCached(Exception):
+    """A cached-only read met something it would have to fetch (``_cached_elements``)."""
 
 
 #: Checksum of a blob whose ``payload`` already holds the opened bytes, taken from this
@@ -329,6 +338,8 @@ class BaseCheckpointManager(ICheckpointManager):
         self.pipeline: Any = None
         self._blob_cache = LRUCache(0, None)
         self._element_cache = DigestCache(0)
+        #: opened record and pending-write payloads: key -> (checksum, raw), see _open_cached
+        self._opened_cache = LRUCache(0, None)
         self._known_elements = _BoundedSet(200_000)
         self._element_ttl: float | None = None
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
@@ -380,6 +391,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl, max_bytes)
                 # List elements are small and many (one per message): bounded by bytes only.
                 self._element_cache = DigestCache(max_bytes)
+                self._opened_cache = LRUCache(4 * self.params.cache_size, self.params.cache_ttl, max_bytes // 4)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -397,6 +409,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 self._close()
             self._blob_cache.clear()
             self._element_cache.clear()
+            self._opened_cache.clear()
 
     def cleanup(self) -> None:
         """The sketch's name for ``close()``."""
@@ -670,7 +683,8 @@ class BaseCheckpointManager(ICheckpointManager):
                 "delete it or restore it from an export"
             )
         assert record.payload is not None
-        return self._open_payload(
+        return self._open_cached(
+            (record.thread_id, record.checkpoint_ns, record.checkpoint_id),
             record.payload,
             record.checksum,
             lambda: self._record_aad(record.thread_id, record.checkpoint_ns, record.checkpoint_id),
@@ -678,13 +692,35 @@ class BaseCheckpointManager(ICheckpointManager):
         )
 
     def _open_write(self, thread_id: str, ns: str, checkpoint_id: str, w: StoredWrite) -> OpenedWrite:
-        raw = self._open_payload(
+        raw = self._open_cached(
+            (thread_id, ns, checkpoint_id, w.task_id, w.idx),
             w.payload,
             w.checksum,
             lambda: self._write_aad(thread_id, ns, checkpoint_id, w.task_id, w.idx),
             lambda: f"write {w.task_id}/{w.idx} of checkpoint {checkpoint_id!r}",
         )
         return OpenedWrite(w.task_id, w.idx, w.channel, w.payload_type, raw, w.task_path)
+
+    def _open_cached(
+        self,
+        key: tuple,
+        stored: bytes,
+        checksum: str,
+        aad: Callable[[], bytes],
+        what: Callable[[], str],
+    ) -> bytes:
+        """``_open_payload``, remembering the result under ``key`` (a record's or a write's ids)
+        with the checksum it was verified against. A later read of the same row whose stored
+        checksum is the same gets the opened bytes without verifying and decompressing again:
+        equal checksums are equal stored bytes, and the key fixes the associated data. A row
+        rewritten since (a replaced special write) has another checksum, so no invalidation is
+        needed. ``verify_checkpoint`` reads through ``_open_payload`` and is never answered here."""
+        hit = self._opened_cache.get(key)
+        if hit is not None and hit[0] == checksum:
+            return hit[1]
+        raw = self._open_payload(stored, checksum, aad, what)
+        self._opened_cache.put(key, (checksum, raw), len(raw) + 100)
+        return raw
 
     def _open_bundle(self, bundle: StoredBundle) -> OpenedBundle:
         rec = bundle.record
@@ -852,6 +888,30 @@ class BaseCheckpointManager(ICheckpointManager):
             )
         return bundle
 
+    def _manifest_roots(self, thread_id: str, ns: str, blobs: Iterable[StoredBlob]) -> set[str]:
+        """The elements and top-level list nodes the list manifests among ``blobs`` name."""
+        return {
+            h
+            for blob in blobs
+            if blob.payload_type in MANIFEST_TYPES
+            for _, h in manifest_entries(blob.payload_type, self._open_blob(thread_id, ns, blob))
+        }
+
+    def _cached_elements(self, thread_id: str, ns: str, blobs: Iterable[StoredBlob]) -> dict[str, tuple[str, bytes]] | None:
+        """What ``_load_elements`` returns for the manifests among ``blobs``, when every element
+        and node is in the element cache; None when one would have to be read."""
+        roots = self._manifest_roots(thread_id, ns, blobs)
+        if not roots:
+            return {}
+
+        def refuse(keys: list[BlobKey]) -> Mapping[BlobKey, StoredBlob]:
+            raise _NotCached
+
+        try:
+            return self._load_elements(thread_id, ns, roots, refuse)
+        except _NotCached:
+            return None
+
     def _load_elements(
         self,
         thread_id: str,
@@ -863,8 +923,7 @@ class BaseCheckpointManager(ICheckpointManager):
         else ``fetch`` (one batch per tree level). Raises ``IntegrityError`` for a missing one."""
         out: dict[str, tuple[str, bytes]] = {}
         frontier = list(roots)
-        cache = self._element_cache
-        get = cache.get
+        get = self._element_cache.lookup
         while frontier:
             found = {h: hit for h in frontier if (hit := get(h)) is not None}
             if len(found) < len(frontier):

@@ -43,7 +43,6 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
 )
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
-from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, manifest_entries
 from langgraph_ckpt_config.managers.records import (
     BlobKey,
     ChannelVersion,
@@ -63,6 +62,7 @@ _RECORD_COLS = (
     "thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, workflow_id, kind, payload_type, "
     "{payload}, checksum, size, created_at, updated_at, status, tags, metadata, channel_versions"
 )
+_RECORD_COL_COUNT = _RECORD_COLS.count(",") + 1
 
 
 def _migrations(t: str) -> list[str]:
@@ -134,7 +134,20 @@ _SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 _BACKUP_STAMP = "%Y%m%dT%H%M%SZ"
 
+#: ``_cached_bundle``: the checkpoint does not exist (None there means "read it the long way").
+_NOT_FOUND = object()
+
 _INT64 = (-(2**63), 2**63 - 1)
+
+
+def _with_writes(t: str, record_select: str) -> str:
+    """``record_select`` (one record at most) joined with that record's writes: one row per
+    write, or one row with NULL write columns when it has none."""
+    return (
+        f"SELECT r.*, w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path "
+        f'FROM ({record_select}) AS r LEFT JOIN "{t}_writes" AS w '
+        "ON w.thread_id = r.thread_id AND w.checkpoint_ns = r.checkpoint_ns AND w.checkpoint_id = r.checkpoint_id"
+    )
 
 
 def _version_key(version: ChannelVersion) -> str:
@@ -196,6 +209,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "record_cols_nopayload": _RECORD_COLS.format(payload="NULL"),
             "latest": f'SELECT {payload_cols} FROM "{t}" WHERE thread_id=? AND checkpoint_ns=? ORDER BY checkpoint_id DESC LIMIT 1',
             "by_id": f'SELECT {payload_cols} FROM "{t}" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?',
+            # get_tuple's record and its pending writes in one statement (one snapshot, no transaction)
+            "latest_with_writes": _with_writes(t, f'SELECT {payload_cols} FROM "{t}" WHERE thread_id=? AND checkpoint_ns=? ORDER BY checkpoint_id DESC LIMIT 1'),
+            "by_id_with_writes": _with_writes(t, f'SELECT {payload_cols} FROM "{t}" WHERE thread_id=? AND checkpoint_ns=? AND checkpoint_id=?'),
             "put_record": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
@@ -592,12 +608,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     ) -> dict[str, tuple[str, bytes]]:
         """The opened elements and list nodes the manifests among ``blobs`` reach, read on
         ``conn`` (same snapshot) unless cached: one query per level of the list tree."""
-        roots = {
-            h
-            for blob in blobs
-            if blob.payload_type in MANIFEST_TYPES
-            for _, h in manifest_entries(blob.payload_type, self._open_blob(thread_id, ns, blob))
-        }
+        roots = self._manifest_roots(thread_id, ns, blobs)
         if not roots:
             return {}
         return self._load_elements(thread_id, ns, roots, lambda keys: self._read_blobs_on(conn, thread_id, ns, keys))
@@ -647,6 +658,10 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     ) -> OpenedBundle | None:
         """``get_tuple``: record, blobs, list elements and writes in one read transaction."""
         self._require_open()
+        fast = self._cached_bundle(thread_id, checkpoint_ns, checkpoint_id) if self.params.cache_enabled else None
+        if fast is not None:
+            self._count("checkpoints_read")
+            return fast if fast is not _NOT_FOUND else None
 
         def body(conn: sqlite3.Connection) -> tuple[StoredBundle, dict[str, tuple[str, bytes]]] | None:
             bundle = self._bundle_on(conn, thread_id, checkpoint_ns, checkpoint_id)
@@ -657,6 +672,28 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         found = self._run(body, mode="DEFERRED")
         self._count("checkpoints_read")
         return self._finish(*found) if found is not None else None
+
+    def _cached_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None) -> OpenedBundle | object | None:
+        """``get_tuple`` in one statement (record and writes) when every blob and list element
+        the record names is in this process's caches (they never change once written): the
+        bundle, ``_NOT_FOUND``, or None to take the transactional path."""
+        if checkpoint_id is None:
+            sql, args = self._sql["latest_with_writes"], (thread_id, ns)
+        else:
+            sql, args = self._sql["by_id_with_writes"], (thread_id, ns, checkpoint_id)
+        rows = self._run(lambda conn: conn.execute(sql, args).fetchall(), mode=None)
+        if not rows:
+            return _NOT_FOUND
+        record = self._record(rows[0])
+        blobs, missing = self._split_cached_blobs(thread_id, ns, list(record.channel_versions.items()))
+        if missing:
+            return None
+        elements = self._cached_elements(thread_id, ns, blobs.values())
+        if elements is None:
+            return None
+        n = _RECORD_COL_COUNT
+        writes = [StoredWrite(*row[n:]) for row in rows if row[n] is not None]
+        return self._finish(StoredBundle(record, blobs, writes), elements)
 
     def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
         """``list``: the records, their blobs, list elements and writes in one read transaction,
