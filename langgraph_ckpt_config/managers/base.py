@@ -178,11 +178,13 @@ class LRUCache:
 
 
 class DigestCache:
-    """Opened list elements and nodes by content digest, bounded by bytes.
+    """Opened payloads ``(label, raw)``, bounded by bytes: list elements and nodes by content
+    digest, and (``_opened_cache``) record and write payloads by ids with their checksum.
 
-    Content-addressed values never go stale, so there is no time to live, and eviction is
-    first-in first-out: a hit costs one dict lookup and no lock (a list is read element by
-    element, hundreds of hits per read). An evicted value is simply read again.
+    Neither goes stale (content-addressed; validated by checksum at each hit), so there is
+    no time to live, and eviction is first-in first-out: a hit costs one dict lookup and no
+    lock (a list is read element by element, hundreds of hits per read). An evicted value is
+    simply read again.
     """
 
     def __init__(self, max_bytes: int) -> None:
@@ -203,12 +205,18 @@ class DigestCache:
         get = self._data.get
         return [get(h) for h in digests]
 
-    def put(self, digest: str, value: tuple[str, bytes], size: int) -> None:
+    def put(self, digest: Any, value: tuple[str, bytes], size: int, *, replace: bool = False) -> None:
+        """Cache ``value`` (``(label, raw)``; ``size`` must be ``len(raw) + 100``). A key already
+        cached keeps its value unless ``replace`` (content-addressed keys never change)."""
         if size > self.max_bytes // 4:
             return
         with self._lock:
-            if digest in self._data:
-                return
+            old = self._data.get(digest)
+            if old is not None:
+                if not replace:
+                    return
+                del self._data[digest]
+                self._bytes -= len(old[1]) + 100
             self._data[digest] = value
             self._bytes += size
             while self._bytes > self.max_bytes and self._data:
@@ -339,7 +347,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._blob_cache = LRUCache(0, None)
         self._element_cache = DigestCache(0)
         #: opened record and pending-write payloads: key -> (checksum, raw), see _open_cached
-        self._opened_cache = LRUCache(0, None)
+        self._opened_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
         self._element_ttl: float | None = None
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
@@ -391,7 +399,8 @@ class BaseCheckpointManager(ICheckpointManager):
                 self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl, max_bytes)
                 # List elements are small and many (one per message): bounded by bytes only.
                 self._element_cache = DigestCache(max_bytes)
-                self._opened_cache = LRUCache(4 * self.params.cache_size, self.params.cache_ttl, max_bytes // 4)
+                # Validated by checksum at every hit, so nothing in it goes stale: no time to live.
+                self._opened_cache = DigestCache(max_bytes // 4)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -719,7 +728,7 @@ class BaseCheckpointManager(ICheckpointManager):
         if hit is not None and hit[0] == checksum:
             return hit[1]
         raw = self._open_payload(stored, checksum, aad, what)
-        self._opened_cache.put(key, (checksum, raw), len(raw) + 100)
+        self._opened_cache.put(key, (checksum, raw), len(raw) + 100, replace=True)
         return raw
 
     def _open_bundle(self, bundle: StoredBundle) -> OpenedBundle:
