@@ -285,7 +285,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         if state is None or state.objects is None:
             return None
         n = len(state.objects)
-        if n > len(value) or not all(map(operator.is_, state.objects, value[:n])):
+        if n > len(value) or not all(map(operator.is_, state.objects, value)):  # stops after n
             return None
         return state
 
