@@ -213,14 +213,19 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
         hashes: list[str] = list(previous.hashes) if previous is not None else []
         memo = self._fingerprint_memo(serde)
-        for element in value if previous is None else value[len(hashes) :]:
+        todo = value if previous is None else value[len(hashes) :]
+        # Elements unchanged since this process serialized them (element_memo.py), and
+        # whether the thread holds them: one pass each, before the per-element loop.
+        looked = memo.digests_of(todo) if memo is not None else [(None, None)] * len(todo)
+        candidates = [d for d, _ in looked if d is not None]
+        stored = dict(zip(candidates, manager.elements_known(thread_id, ns, candidates))) if candidates else {}
+        for element, (known, fp) in zip(todo, looked):
             if reuse:
                 hit = self._element_memo.get(id(element))
                 if hit is not None and hit[0] is element and manager.element_known(thread_id, ns, hit[1]):
                     hashes.append(hit[1])
                     continue
-            known, fp = memo.digest_of(element) if memo is not None else (None, None)
-            if known is not None and manager.element_known(thread_id, ns, known):
+            if known is not None and stored.get(known):
                 hashes.append(known)
                 continue
             typ, raw = serde.dumps_typed(element)

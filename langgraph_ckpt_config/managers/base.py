@@ -263,6 +263,11 @@ class _BoundedSet:
     def __contains__(self, item: Any) -> bool:
         return item in self._data
 
+    @property
+    def members(self) -> Mapping[Any, float]:
+        """The members (read-only use: ``in`` tests without a method call per item)."""
+        return self._data
+
     def discard_thread(self, thread_id: str) -> None:
         with self._lock:
             self.generation += 1
@@ -998,6 +1003,13 @@ class BaseCheckpointManager(ICheckpointManager):
             last, since = self._thread_writes.get(thread_id, (None, None))
             return last is not None and known_at >= since and time.monotonic() - last < ttl / 2
         return True
+
+    def elements_known(self, thread_id: str, ns: str, digests: Sequence[str]) -> list[bool]:
+        """``element_known`` for many digests of one thread (a list is checked every step)."""
+        if self._element_ttl:
+            return [self.element_known(thread_id, ns, d) for d in digests]
+        members = self._known_elements.members
+        return [(thread_id, ns, d) in members for d in digests]
 
     def element_generation(self, thread_id: str) -> int:
         """Changes whenever this process removed elements of the thread (prune, retention,
