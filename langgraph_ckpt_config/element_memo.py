@@ -91,19 +91,10 @@ class FingerprintMemo:
         self._data: dict[int, tuple[type, bytes, str]] = {}
         self._lock = threading.Lock()
 
-    def digest_of(self, element: Any) -> tuple[str | None, bytes | None]:
-        """``(digest, fingerprint)``: the digest when ``element`` is unchanged since it was
-        remembered (else None), and its fingerprint now (None if it has none)."""
-        fp = fingerprint(element)
-        if fp is None:
-            return None, None
-        hit = self._data.get(id(element))
-        if hit is not None and hit[0] is type(element) and hit[1] == fp:
-            return hit[2], fp
-        return None, fp
-
     def digests_of(self, elements: Sequence[Any]) -> list[tuple[str | None, bytes | None]]:
-        """``digest_of`` for each of ``elements`` (one loop: a list holds thousands)."""
+        """``(digest, fingerprint)`` for each of ``elements`` (one loop: a list holds thousands):
+        the digest when the element is unchanged since it was remembered (else None), and its
+        fingerprint now (None if it has none)."""
         get = self._data.get
         dumps = pickle.dumps
         kinds = _KINDS

@@ -203,7 +203,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         Each element is serialized on its own by the serde and content-addressed by a
         blake2b-128 of its type and bytes, so a message shared by every later version of
         the list is stored once per thread; the nodes grouping a list's unchanged prefix
-        are shared the same way (docs/design.md, "Linear storage").
+        are shared the same way (docs/design.md, "Linear storage"). An element whose
+        fingerprint (element_memo.py) is unchanged since this process serialized it keeps
+        its digest without being serialized again.
         """
         serde = self.serde
         manager = self.manager

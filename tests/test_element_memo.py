@@ -77,13 +77,13 @@ def test_equal_values_of_different_types_differ():
 def test_memo_hits_only_for_the_same_class_and_state():
     memo = FingerprintMemo(max_bytes=1 << 20)
     message = HumanMessage("hi", id="1")
-    assert memo.digest_of(message)[0] is None
+    assert memo.digests_of([message])[0][0] is None
     memo.remember(message, fingerprint(message), "d1")
-    assert memo.digest_of(message) == ("d1", fingerprint(message))
+    assert memo.digests_of([message])[0] == ("d1", fingerprint(message))
     message.content = "changed"
-    assert memo.digest_of(message)[0] is None
+    assert memo.digests_of([message])[0][0] is None
     twin = HumanMessage("hi", id="1")  # equal state, other object: not known by id
-    assert memo.digest_of(twin)[0] is None
+    assert memo.digests_of([twin])[0][0] is None
 
 
 def test_memo_is_bounded_by_bytes():
@@ -91,4 +91,4 @@ def test_memo_is_bounded_by_bytes():
     memo = FingerprintMemo(max_bytes=4 * (len(fingerprint(items[0])) + FingerprintMemo.ENTRY_OVERHEAD))
     for i, item in enumerate(items):
         memo.remember(item, fingerprint(item), f"d{i}")
-    assert [memo.digest_of(item)[0] for item in items] == [None, "d1", "d2", "d3", "d4"]
+    assert [digest for digest, _ in memo.digests_of(items)] == [None, "d1", "d2", "d3", "d4"]
