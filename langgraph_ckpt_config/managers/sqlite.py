@@ -658,7 +658,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     ) -> OpenedBundle | None:
         """``get_tuple``: record, blobs, list elements and writes in one read transaction."""
         self._require_open()
-        fast = self._cached_bundle(thread_id, checkpoint_ns, checkpoint_id) if self.params.cache_enabled else None
+        fast = self._cached_bundle(thread_id, checkpoint_ns, checkpoint_id) if self._blob_cache.maxsize else None
         if fast is not None:
             self._count("checkpoints_read")
             return fast if fast is not _NOT_FOUND else None
