@@ -296,6 +296,31 @@ def test_get_tuple_of_a_cached_checkpoint_is_one_statement_and_sees_other_writer
         other.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="001", writes=[("task", 7, "y", "bytes", b"w7", "")], replace=False)
         assert [w.data for w in m.get_langgraph_bundle("t", checkpoint_id="001").writes] == [b"w1", b"w7"]
         assert m.get_langgraph_bundle("t", checkpoint_id="nope") is None
+    with _manager(db) as cold:  # a reader that wrote nothing: its caches are empty
+        statements = _traced(cold)
+        bundle = cold.get_langgraph_bundle("t", checkpoint_id="001")
+        assert [w.data for w in bundle.writes] == [b"w1", b"w7"] and bundle.blobs[("a", 1)] == ("bytes", b"a@1")
+        assert statements[0].startswith("SELECT r.*") and statements[1] == "BEGIN DEFERRED" and len(statements) <= 4
+        statements.clear()
+        assert cold.get_langgraph_bundle("t", checkpoint_id="001").blobs[("a", 1)] == ("bytes", b"a@1")
+        assert len(statements) == 1
+
+
+def test_get_tuple_of_a_checkpoint_whose_blob_is_gone_reads_it_on_one_snapshot(tmp_path):
+    """The one-statement read hands over to the transactional one when a blob it must fetch is
+    not there (as when the checkpoint was pruned in between): what is stored is returned."""
+    db = tmp_path / "gone.db"
+    with _manager(db) as m:
+        _put(m, "t", "001", versions={"a": 1, "b": 1}, writes=[("x", b"w1")])
+    raw = sqlite3.connect(db)
+    raw.execute('DELETE FROM "workflow_checkpoints_blobs" WHERE channel = ?', ("b",))
+    raw.commit()
+    raw.close()
+    with _manager(db) as cold:
+        statements = _traced(cold)
+        bundle = cold.get_langgraph_bundle("t")
+        assert set(bundle.blobs) == {("a", 1)} and [w.data for w in bundle.writes] == [b"w1"]
+        assert statements.count("BEGIN DEFERRED") == 2  # the blobs alone, then everything again
 
 
 def test_raw_tampering_detected(tmp_path):

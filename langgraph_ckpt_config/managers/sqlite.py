@@ -674,9 +674,14 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         return self._finish(*found) if found is not None else None
 
     def _cached_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None) -> OpenedBundle | object | None:
-        """``get_tuple`` in one statement (record and writes) when every blob and list element
-        the record names is in this process's caches (they never change once written): the
-        bundle, ``_NOT_FOUND``, or None to take the transactional path."""
+        """``get_tuple`` with the record and its writes from one statement: the bundle,
+        ``_NOT_FOUND``, or None to take the transactional path.
+
+        Blobs and list elements never change once written, so those in this process's
+        caches need no reading (the writer's case: one statement in all); the others are
+        read in a second, read-only transaction. Should one have vanished in between (the
+        checkpoint was pruned meanwhile), or fail to open, None: everything is read again
+        on one snapshot, which returns what is there now or raises."""
         if checkpoint_id is None:
             sql, args = self._sql["latest_with_writes"], (thread_id, ns)
         else:
@@ -686,14 +691,33 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             return _NOT_FOUND
         record = self._record(rows[0])
         blobs, missing = self._split_cached_blobs(thread_id, ns, list(record.channel_versions.items()))
-        if missing:
-            return None
-        elements = self._cached_elements(thread_id, ns, blobs.values())
+        elements = None if missing else self._cached_elements(thread_id, ns, blobs.values())
         if elements is None:
-            return None
+            fetched = self._read_rest(thread_id, ns, blobs, missing)
+            if fetched is None:
+                return None
+            blobs, elements = fetched
         n = _RECORD_COL_COUNT
         writes = [StoredWrite(*row[n:]) for row in rows if row[n] is not None]
         return self._finish(StoredBundle(record, blobs, writes), elements)
+
+    def _read_rest(
+        self, thread_id: str, ns: str, cached: dict[BlobKey, StoredBlob], missing: list[BlobKey]
+    ) -> tuple[dict[BlobKey, StoredBlob], dict[str, tuple[str, bytes]]] | None:
+        """The blobs of ``missing`` and every list element the blobs reach, on one snapshot;
+        None when a blob is gone or something fails to open (``_cached_bundle``)."""
+
+        def body(conn: sqlite3.Connection) -> tuple[dict[BlobKey, StoredBlob], dict[str, tuple[str, bytes]]] | None:
+            got = self._read_blobs_on(conn, thread_id, ns, missing) if missing else {}
+            if len(got) < len(missing):
+                return None
+            blobs = {**cached, **got}
+            return blobs, self._manifest_elements_on(conn, thread_id, ns, list(blobs.values()))
+
+        try:
+            return self._run(body, mode="DEFERRED")
+        except IntegrityError:
+            return None
 
     def iter_langgraph_bundles(self, query: RecordQuery) -> Iterator[OpenedBundle]:
         """``list``: the records, their blobs, list elements and writes in one read transaction,
