@@ -92,3 +92,16 @@ def test_memo_is_bounded_by_bytes():
     for i, item in enumerate(items):
         memo.remember(item, fingerprint(item), f"d{i}")
     assert [digest for digest, _ in memo.digests_of(items)] == [None, "d1", "d2", "d3", "d4"]
+
+
+def test_memo_keeps_no_element_alive():
+    import gc
+    import weakref
+
+    memo = FingerprintMemo(max_bytes=1 << 20)
+    point = Point(1.0, 2.0)
+    memo.remember(point, fingerprint(point), "d")
+    ref = weakref.ref(point)
+    del point
+    gc.collect()
+    assert ref() is None
