@@ -354,6 +354,8 @@ def test_request_counts_of_latest_and_first_page_on_a_long_chat_thread(s3_server
         saver.put_writes(stored, [("config", {"k": step})], "task-b", "b")
         parent = saver.get_tuple(cfg).checkpoint
 
+    # The head waiting for the last step's writes goes out now (else within _HEAD_FLUSH_DELAY).
+    writer.flush_heads()
     # The writing process: one LIST validates what it holds.
     sent = _count_sends(writer)
     latest = saver.get_tuple(cfg)
@@ -427,3 +429,177 @@ def test_a_stale_head_is_never_served(s3_server):
     assert cold_read().record.checkpoint_id == "003"
     other.close()
     m.close()
+
+
+class _Crash(BaseException):
+    """The process dies here (not an error any code path may handle)."""
+
+
+def _crash_on_put(m, matches):
+    """A boto3 event hook that kills the process right before a PUT whose key ``matches``."""
+    def hook(params, **kw):
+        if matches(params["Key"]):
+            raise _Crash(params["Key"])
+
+    m._client.meta.events.register("before-parameter-build.s3.PutObject", hook)
+    return hook
+
+
+def _cold(m):
+    return _manager(m._client.meta.endpoint_url, key_prefix=m.params.key_prefix)
+
+
+def test_regular_writes_resend_the_head_later_special_writes_at_once(s3_server, monkeypatch):
+    """put_writes PUTs only its writes; the head (with every write body) follows once, after
+    a delay that the next put usually makes pointless. Until then a cold reader GETs the writes
+    the head lacks (still correct); special writes (interrupt, error) re-send the head at once."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    _put(m, "t", "002", parent="001")
+    calls = _count_requests(m)
+    _writes(m, "t", "002", n=2)
+    m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="002",
+                           writes=[("task-b", 0, "c", "bytes", b"b0", "")], replace=False)
+    assert calls == ["PutObject"] * 3  # no head re-sent
+    assert m._deferred.pending() == 1
+
+    def cold_read():
+        reader = _cold(m)
+        sent = _count_requests(reader)
+        try:
+            got = reader.get_langgraph_bundle("t")
+            return got, sent
+        finally:
+            reader.close()
+
+    got, sent = cold_read()  # the head lacks the writes: LIST || GET head, then the 3 writes
+    assert got.record.checkpoint_id == "002" and sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"]
+    assert sorted(sent) == ["GetObject"] * 4 + ["ListObjectsV2"]
+    m.flush_heads()
+    assert m._deferred.pending() == 0
+    got, sent = cold_read()
+    assert sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+
+    # The next put replaces the head: the pending re-send is dropped, not sent.
+    _writes(m, "t", "002", n=3)
+    assert m._deferred.pending() == 1
+    calls.clear()
+    _put(m, "t", "003", parent="002")
+    assert m._deferred.pending() == 0 and calls.count("PutObject") == 3  # blob, record, head
+
+    # A special write (negative idx: interrupt, error...) re-sends the head beside it.
+    calls.clear()
+    m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="003",
+                           writes=[("task", -3, "__interrupt__", "bytes", b"stop", "")], replace=True)
+    assert calls == ["PutObject", "PutObject"] and m._deferred.pending() == 0
+    got, sent = cold_read()
+    assert [w.data for w in got.writes] == [b"stop"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+    # close() sends what is still waiting.
+    _writes(m, "t", "003", n=1)
+    m.close()
+    got, sent = cold_read()
+    assert sorted(w.data for w in got.writes) == [b"stop", b"w0"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+
+
+def test_the_deferred_head_goes_out_on_its_own(s3_server, monkeypatch):
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 0.05)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    _writes(m, "t", "001", n=2)
+    deadline = time.monotonic() + 30  # a wait for the worker, not a timing assertion
+    while m._deferred.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert m._deferred.pending() == 0
+    reader = _cold(m)
+    sent = _count_requests(reader)
+    assert len(reader.get_langgraph_bundle("t").writes) == 2 and sorted(sent) == ["GetObject", "ListObjectsV2"]
+    reader.close()
+    m.close()
+
+
+def test_crash_between_the_writes_and_the_deferred_head(s3_server, monkeypatch):
+    """The new write order: the writes land, the process dies before the head follows them.
+    The store stays readable, the writes are found (through the listing), and the head that
+    is there (without them) is still used for the rest."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"one")
+    _put(m, "t", "002", b"two", parent="001")
+    _writes(m, "t", "002", n=2)
+    hook = _crash_on_put(m, lambda key: "/h/" in key)
+    with pytest.raises(_Crash):
+        m.flush_heads()  # the deferred head PUT: the process dies there
+    assert m._deferred.pending() == 0
+    reader = _cold(m)
+    got = reader.get_langgraph_bundle("t")
+    assert got.record.checkpoint_id == "002" and got.blobs[("c", "002")][1] == b"two"
+    assert sorted(w.data for w in got.writes) == [b"w0", b"w1"]
+    reader.close()
+    m._client.meta.events.unregister("before-parameter-build.s3.PutObject", hook)
+    m.close()
+
+
+def test_crash_before_the_record_put_returns_the_previous_checkpoint(s3_server):
+    """put: blobs (in parallel), then the record beside the head. A process killed right
+    before the record PUT (its blobs and possibly its head landed) leaves the store readable:
+    every reader gets the previous checkpoint, never a half-written one, and the head naming
+    the missing record is ignored."""
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"one")
+    _writes(m, "t", "001", n=1)
+    m.flush_heads()
+    _crash_on_put(m, lambda key: "/r/" in key and "/h/" not in key)
+    with pytest.raises(_Crash):
+        _put(m, "t", "002", b"two", parent="001", channels=("c", "d"))
+    assert any("/b/" in k and "002" in k for k in _all_keys(m))
+    reader = _cold(m)
+    got = reader.get_langgraph_bundle("t")
+    assert got.record.checkpoint_id == "001" and got.blobs[("c", "001")][1] == b"one" and [w.data for w in got.writes] == [b"w0"]
+    assert [r.checkpoint_id for r in reader.query_records(RecordQuery(thread_id="t"))] == ["001"]
+    reader.close()
+    m.close()
+
+
+def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
+    """A process that read the latest checkpoint through the head holds every element of its
+    lists: its next put sends only what is new (element, manifest, record, head)."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.base import uuid6
+
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+
+    def step(saver, messages, parent, i):
+        versions = dict(parent["channel_versions"]) if parent else {}
+        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+        versions.update(new_versions)
+        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
+                      "channel_values": {"messages": messages}, "channel_versions": versions,
+                      "versions_seen": {}, "updated_channels": list(new_versions)}
+        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
+        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
+        return checkpoint
+
+    writer = _manager(s3_server.endpoint_url)
+    saver = ConfigCheckpointSaver(writer)
+    messages, parent = [], None
+    for i in range(30):
+        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
+        parent = step(saver, messages, parent, i)
+    writer.close()
+    resumed = ConfigCheckpointSaver(_cold(writer))
+    latest = resumed.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    sent = _count_requests(resumed.manager)
+    step(resumed, [*latest["channel_values"]["messages"], HumanMessage("new", id="new")], latest, 30)
+    assert sent == ["PutObject"] * 4, sent  # not one PUT per stored element
+    reader = ConfigCheckpointSaver(_cold(writer))
+    got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    assert [msg.id for msg in got["channel_values"]["messages"]] == [f"m{i}" for i in range(30)] + ["new"]
+    reader.manager.close()
+    resumed.manager.close()

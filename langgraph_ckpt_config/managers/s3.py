@@ -54,6 +54,7 @@ from urllib.parse import unquote
 from langgraph_ckpt_config.config.models import S3Parameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError
 from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _aad
+from langgraph_ckpt_config.managers.deferred import DeferredJobs
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, closure, manifest_entries
 from langgraph_ckpt_config.managers.records import (
@@ -97,6 +98,12 @@ _HEAD_MAX = 16 * 1024 * 1024
 _STATES = 4096
 #: Listing keys asked per wanted record (the record and its pending writes).
 _KEYS_PER_RECORD = 8
+#: Seconds after a ``put_writes`` of regular writes before the head is re-sent with them
+#: (unless the next ``put`` replaced the head first). Special writes (interrupt, error, ...)
+#: re-send it at once: the run usually stops there and the next reader is often another process.
+_HEAD_FLUSH_DELAY = 0.25
+#: Head PUTs of one thread are serialised (check "still the latest head" + PUT) on one of these.
+_HEAD_LOCKS = 64
 
 #: A listed record: [key, etag, writes(, inline section)] -- writes: ``(key, etag)`` of its
 #: pending writes, None when not listed; the inline section ``(sealed, checksum)`` once read.
@@ -180,11 +187,15 @@ class S3CheckpointManager(BaseCheckpointManager):
         # (thread, ns) -> (record key, sealed head section, checksum) of the head this process
         # last wrote or read, so that put_writes can re-send it with the writes.
         self._heads = LRUCache(_STATES, None)
+        self._head_locks = [threading.Lock() for _ in range(_HEAD_LOCKS)]
+        # (thread, ns) -> the deferred re-send of its head with the pending writes that followed it.
+        self._deferred = DeferredJobs(_HEAD_FLUSH_DELAY, f"lgckpt-s3-heads-{self.name}")
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
 
     def _close(self) -> None:
+        self._deferred.close()  # re-sends the heads still waiting for their writes
         self._pool.shutdown(wait=True)
         self._objects.clear()
         self._values.clear()
@@ -506,10 +517,10 @@ class S3CheckpointManager(BaseCheckpointManager):
         rkey = self._record_key(tid, ns, record.checkpoint_id)
         puts: list[Callable[[], Any]] = [lambda: self._put(rkey, body, cache=True)]
         if head is not None:
+            self._deferred.cancel((tid, ns))  # the previous head's re-send: superseded
             with self._lock:
                 self._heads.put((tid, ns), (rkey, *head), len(head[0]))
-                outer = self._head_outer(tid, ns, record.checkpoint_id)
-            puts.append(lambda: self._put(self._head_key(tid, ns), outer))
+            puts.append(lambda: self._put_head(tid, ns, record.checkpoint_id))
         self._run(puts)
         if values is not None:
             self._values.put((tid, ns), values, sum(len(v[2]) + 64 for v in values.values()))
@@ -629,6 +640,25 @@ class S3CheckpointManager(BaseCheckpointManager):
         known = self._wbodies.get((thread_id, ns, checkpoint_id)) or {}
         return _pack([sealed, checksum, [[k, v] for k, v in known.items()]])
 
+    def _put_head(self, thread_id: str, ns: str, checkpoint_id: str) -> None:
+        """PUT the namespace's head with every pending write of its checkpoint known now --
+        unless a newer head replaced it (or the thread was forgotten) meanwhile. Head PUTs of a
+        thread are serialised, so an older head never lands after a newer one from this process."""
+        rkey = self._record_key(thread_id, ns, checkpoint_id)
+        with self._head_locks[hash(thread_id) % _HEAD_LOCKS]:
+            with self._lock:
+                current = self._heads.get((thread_id, ns))
+                if current is None or current[0] != rkey:
+                    return
+                outer = self._head_outer(thread_id, ns, checkpoint_id)
+            self._put(self._head_key(thread_id, ns), outer)
+
+    def flush_heads(self) -> None:
+        """Re-send now every head still waiting for the pending writes that followed it
+        (otherwise done ``_HEAD_FLUSH_DELAY`` seconds after the writes, at the next ``put``
+        -- which replaces the head -- or at ``close``)."""
+        self._deferred.run_pending()
+
     def _prime_writes(self, thread_id: str, ns: str, checkpoint_id: str, writes: Iterable[Sequence[Any]]) -> None:
         rkey = self._record_key(thread_id, ns, checkpoint_id)
         known: dict[str, bytes] = {}
@@ -676,6 +706,9 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._cache_opened(thread_id, ns, ch, ver, typ, data, _OPENED)
         for digest, typ, data in elements:
             self._cache_opened(thread_id, ns, ELEMENT_CHANNEL, digest, typ, data, _OPENED)
+            # Reached from a listed record, whose elements were stored before it: the next put
+            # of this process need not re-send them (as for elements read from their objects).
+            self._known_elements.add((thread_id, ns, digest))
         self._values.put((thread_id, ns), values, sum(len(v[2]) + 64 for v in values.values()))
         return True
 
@@ -915,23 +948,28 @@ class S3CheckpointManager(BaseCheckpointManager):
             (f"{prefix}{_enc(w.task_id)}.{w.idx}", _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]))
             for w in writes
         ]
-        outer = None
         with self._lock:
             merged = dict(self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {})
             merged.update((key[len(rkey) :], body) for key, body in items)
             self._wbodies.put((thread_id, checkpoint_ns, checkpoint_id), merged, sum(len(v) for v in merged.values()))
             head = self._heads.get((thread_id, checkpoint_ns))
-            if head is not None and head[0] == rkey:
-                outer = self._head_outer(thread_id, checkpoint_ns, checkpoint_id)
+            ours = head is not None and head[0] == rkey
         # Insert-if-absent for regular writes is the store's own conditional PUT. The head is
-        # re-sent beside them with the writes' bodies: a reader uses a body only when the listing
-        # shows that key with the body's MD5, so a write that did not land is simply fetched.
+        # re-sent with the writes' bodies (a reader uses a body only when the listing shows that
+        # key with the body's MD5, so a write that did not land is simply fetched): at once beside
+        # special writes (an interrupt or error: the run stops here), else after a short delay,
+        # which the next ``put`` usually makes pointless (its head replaces this one, its record
+        # carries these writes). Until then a cold reader GETs the writes the head lacks.
         jobs: list[Callable[[], Any]] = [
             lambda item=item: self._put(item[0], item[1], if_none_match=not replace, cache=True) for item in items
         ]
-        if outer is not None:
-            jobs.append(lambda: self._put(self._head_key(thread_id, checkpoint_ns), outer))
+        now = ours and any(w.idx < 0 for w in writes)
+        if now:
+            self._deferred.cancel((thread_id, checkpoint_ns))
+            jobs.append(lambda: self._put_head(thread_id, checkpoint_ns, checkpoint_id))
         done = self._run(jobs)
+        if ours and not now:
+            self._deferred.schedule((thread_id, checkpoint_ns), lambda: self._put_head(thread_id, checkpoint_ns, checkpoint_id))
         refused = {key[len(rkey) :] for (key, _body), ok in zip(items, done) if not ok}
         if refused:  # the first write of that (task, idx) stays: forget ours
             with self._lock:
@@ -986,8 +1024,10 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _forget_thread(self, thread_id: str) -> None:
         """Drop what this process remembers of a thread's values, writes and head (a thread
         re-created under the same id reuses channel versions with other values)."""
+        self._deferred.cancel_where(lambda k: k[0] == thread_id)
+        with self._head_locks[hash(thread_id) % _HEAD_LOCKS]:  # a head PUT under way lands first
+            self._heads.discard_where(lambda k: k[0] == thread_id)
         self._values.discard_where(lambda k: k[0] == thread_id)
-        self._heads.discard_where(lambda k: k[0] == thread_id)
         self._wbodies.discard_where(lambda k: k[0] == thread_id)
 
     def _delete_thread(self, thread_id: str) -> None:
