@@ -449,21 +449,25 @@ def _cold(m):
     return _manager(m._client.meta.endpoint_url, key_prefix=m.params.key_prefix)
 
 
-def test_regular_writes_resend_the_head_later_special_writes_at_once(s3_server, monkeypatch):
-    """put_writes PUTs only its writes; the head (with every write body) follows once, after
-    a delay that the next put usually makes pointless. Until then a cold reader GETs the writes
-    the head lacks (still correct); special writes (interrupt, error) re-send the head at once."""
+def test_the_head_follows_puts_and_regular_writes_later_special_writes_at_once(s3_server, monkeypatch):
+    """put PUTs its blobs then its record, put_writes only its writes; the head (the latest
+    checkpoint whole, with every write body) follows once, after a delay that the next put
+    usually makes pointless. Until then a cold reader uses what the older head holds and GETs
+    the rest (still correct); special writes (interrupt, error) send the head at once."""
     from langgraph_ckpt_config.managers import s3 as s3_module
 
     monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
     m = _manager(s3_server.endpoint_url)
     _put(m, "t", "001")
-    _put(m, "t", "002", parent="001")
+    m.flush_heads()
     calls = _count_requests(m)
+    _put(m, "t", "002", parent="001")
+    assert calls == ["PutObject"] * 2 and m._deferred.pending() == 1  # blob, record
+    calls.clear()
     _writes(m, "t", "002", n=2)
     m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="002",
                            writes=[("task-b", 0, "c", "bytes", b"b0", "")], replace=False)
-    assert calls == ["PutObject"] * 3  # no head re-sent
+    assert calls == ["PutObject"] * 3  # no head sent
     assert m._deferred.pending() == 1
 
     def cold_read():
@@ -475,20 +479,21 @@ def test_regular_writes_resend_the_head_later_special_writes_at_once(s3_server, 
         finally:
             reader.close()
 
-    got, sent = cold_read()  # the head lacks the writes: LIST || GET head, then the 3 writes
+    got, sent = cold_read()  # the head is 001's: LIST || GET head, then the record and the 3 writes
     assert got.record.checkpoint_id == "002" and sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"]
-    assert sorted(sent) == ["GetObject"] * 4 + ["ListObjectsV2"]
+    assert got.blobs[("c", "002")][1] == b"v"
+    assert sorted(sent) == ["GetObject"] * 5 + ["ListObjectsV2"]
     m.flush_heads()
     assert m._deferred.pending() == 0
     got, sent = cold_read()
     assert sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
 
-    # The next put replaces the head: the pending re-send is dropped, not sent.
+    # The next put replaces the head to send: one head PUT for both, later.
     _writes(m, "t", "002", n=3)
     assert m._deferred.pending() == 1
     calls.clear()
     _put(m, "t", "003", parent="002")
-    assert m._deferred.pending() == 0 and calls.count("PutObject") == 3  # blob, record, head
+    assert m._deferred.pending() == 1 and calls == ["PutObject"] * 2  # blob, record
 
     # A special write (negative idx: interrupt, error...) re-sends the head beside it.
     calls.clear()
@@ -569,7 +574,7 @@ def test_crash_before_the_record_put_returns_the_previous_checkpoint(s3_server):
 
 def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
     """A process that read the latest checkpoint through the head holds every element of its
-    lists: its next put sends only what is new (element, manifest, record, head)."""
+    lists: its next put sends only what is new (element, manifest, record; the head follows)."""
     from langchain_core.messages import HumanMessage
     from langgraph.checkpoint.base import uuid6
 
@@ -597,9 +602,45 @@ def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
     latest = resumed.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
     sent = _count_requests(resumed.manager)
     step(resumed, [*latest["channel_values"]["messages"], HumanMessage("new", id="new")], latest, 30)
-    assert sent == ["PutObject"] * 4, sent  # not one PUT per stored element
+    assert sent == ["PutObject"] * 3, sent  # element, manifest, record: not one PUT per stored element
     reader = ConfigCheckpointSaver(_cold(writer))
     got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
     assert [msg.id for msg in got["channel_values"]["messages"]] == [f"m{i}" for i in range(30)] + ["new"]
     reader.manager.close()
     resumed.manager.close()
+
+
+def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatch):
+    """Before the head caught up with the latest checkpoint, a cold reader still takes the list
+    elements the older head holds (a digest names one value) and GETs only the newer ones."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.base import uuid6
+
+    from langgraph_ckpt_config.managers import s3 as s3_module
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    writer = _manager(s3_server.endpoint_url)
+    saver = ConfigCheckpointSaver(writer)
+    messages, parent = [], None
+    for i in range(40):
+        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
+        versions = dict(parent["channel_versions"]) if parent else {}
+        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+        versions.update(new_versions)
+        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
+                      "channel_values": {"messages": messages}, "channel_versions": versions,
+                      "versions_seen": {}, "updated_channels": list(new_versions)}
+        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
+        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
+        parent = checkpoint
+        if i == 36:
+            writer.flush_heads()  # the head holds m0..m36; m37..m39 are newer
+    reader = ConfigCheckpointSaver(_cold(writer))
+    sent = _count_requests(reader.manager)
+    got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    assert [msg.id for msg in got["channel_values"]["messages"]] == [f"m{i}" for i in range(40)]
+    # LIST || GET head, GET record, then only what the head lacks: 3 elements and the node grouping m32..m39
+    assert sent.count("ListObjectsV2") == 1 and sent.count("GetObject") <= 2 + 3 + 1, sent
+    reader.manager.close()
+    writer.close()

@@ -500,8 +500,8 @@ class S3CheckpointManager(BaseCheckpointManager):
             (self._blob_key(tid, bns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum, bns, b.channel, b.version]))
             for bns, b in blobs
         ]
-        # Blobs first (immutable: If-None-Match), then the record that names them and, beside it,
-        # the namespace's head. The head is self-contained (it names no other object) and is used
+        # Blobs first (immutable: If-None-Match), then the record that names them; the namespace's
+        # head later (deferred). The head is self-contained (it names no other object) and is used
         # only while the listing shows a record whose ETag is the MD5 of the record body it carries.
         done = self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
         # A blob that already existed keeps its first value: never inline another one for it.
@@ -516,12 +516,13 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
         rkey = self._record_key(tid, ns, record.checkpoint_id)
         puts: list[Callable[[], Any]] = [lambda: self._put(rkey, body, cache=True)]
+        self._run(puts)
         if head is not None:
-            self._deferred.cancel((tid, ns))  # the previous head's re-send: superseded
+            # The head follows within _HEAD_FLUSH_DELAY (a pending one keeps its due time, so a
+            # fast loop still refreshes it that often); the next put usually replaces it first.
             with self._lock:
                 self._heads.put((tid, ns), (rkey, *head), len(head[0]))
-            puts.append(lambda: self._put_head(tid, ns, record.checkpoint_id))
-        self._run(puts)
+            self._deferred.schedule((tid, ns), lambda: self._put_head(tid, ns, record.checkpoint_id))
         if values is not None:
             self._values.put((tid, ns), values, sum(len(v[2]) + 64 for v in values.values()))
 
@@ -676,7 +677,13 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _prime_from_head(self, thread_id: str, ns: str, head: bytes | None, entry: Entry | None) -> bool:
         """Fill the caches from the namespace's head when it holds the listed latest ``entry``
         (same key, and the listed ETag is the MD5 of the record body it carries): then reading
-        that checkpoint needs no further request. False when the head is missing or stale."""
+        that checkpoint needs no further request. False when the head is missing or stale.
+
+        A stale head (an older checkpoint: the head follows its record within
+        ``_HEAD_FLUSH_DELAY``) still gives what needs no trust in its age: its list elements
+        and nodes (content-addressed: a digest names one value) and its record and write bodies
+        (used only where a listing shows their keys with the bodies' MD5). Then only what is
+        newer than the head is fetched."""
         if head is None or entry is None or not entry[1]:
             return False
         try:
@@ -684,13 +691,18 @@ class S3CheckpointManager(BaseCheckpointManager):
             body, extras, elements = _unpack(self._open_payload(
                 sealed, checksum, lambda: self._head_aad(thread_id, ns), lambda: f"head of thread {thread_id!r}"
             ))
+            record, section = self._parse_record(body)
         except (CkptError, ValueError, TypeError) as exc:
             logger.warning("%s: ignoring an unreadable head of thread %r: %s", self._where, thread_id, exc)
             return False
-        if _md5_etag(body) != entry[1].strip('"'):
+        head_key = self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
+        if (record.thread_id, record.checkpoint_ns) != (thread_id, ns):
             return False
-        record, section = self._parse_record(body)
-        if self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id) != entry[0]:
+        if _md5_etag(body) != entry[1].strip('"') or head_key != entry[0]:
+            self._objects.put(head_key, (f'"{_md5_etag(body)}"', body), len(body))
+            self._prime_writes(thread_id, ns, record.checkpoint_id, writes)
+            for digest, typ, data in elements:  # not marked stored: their checkpoint may be gone
+                self._cache_opened(thread_id, ns, ELEMENT_CHANNEL, digest, typ, data, _OPENED)
             return False
         self._objects.put(entry[0], (entry[1], body), len(body))
         with self._lock:
