@@ -16,6 +16,15 @@ from langgraph_ckpt_config.managers.s3 import S3CheckpointManager
 CREDS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 
 
+@pytest.fixture(autouse=True)
+def _heads_only_when_asked(monkeypatch):
+    """Heads go out in the background 0.25 s after a change (docs/s3.md): here only at
+    flush_heads()/close() (or where a test sets the delay), so request counts are exact."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+
+
 def _manager(endpoint: str, **params) -> S3CheckpointManager:
     m = S3CheckpointManager({
         "bucket": "lgckpt-s3-tests", "endpoint_url": endpoint, "create_bucket": True,
@@ -80,6 +89,7 @@ def test_latest_and_limited_listing_read_only_what_they_return(s3_server):
         _put(m, "long", cid, parent=parent, channels=("a", "b", "c", "d", "e"))
         parent = cid
     _writes(m, "long", "00150")
+    m.flush_heads()
 
     # The writing process: the listing's ETags validate its cache -- one LIST, no GET.
     calls = _count_requests(m)
@@ -110,8 +120,8 @@ def test_latest_and_limited_listing_read_only_what_they_return(s3_server):
     assert [b.record.checkpoint_id for b in listed] == [f"{i:05}" for i in range(154, 144, -1)]
     assert [w.data for w in listed[4].writes] == [b"w0", b"w1"] and all(not b.writes for i, b in enumerate(listed) if i != 4)
     # 1 LIST names the records and the writes of 00150 (with their ETags), 10 records (their
-    # values are inline: no blob GET) + 2 writes
-    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 10 + 2 and len(calls) == 13
+    # values are inline: no blob GET) + 1 object holding the 2 writes of that call
+    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 10 + 1 and len(calls) == 12
     calls.clear()
     bundle = other.get_langgraph_bundle("long", "", "00150")
     assert len(bundle.writes) == 2 and calls.count("ListObjectsV2") == 1
@@ -307,7 +317,7 @@ def test_bulk_delete_removes_records_then_their_writes(s3_server):
     assert m.delete_checkpoints("t", doomed) == 25  # > _HEAD_PROBES: one listing instead of HEADs
     assert [r.checkpoint_id for r in m.query_records(RecordQuery(thread_id="t"))] == ["029", "028", "027", "026", "025"]
     left = [k[len(m._thread_dir("t")):] for k in _all_keys(m)]
-    assert sum(k.startswith("r/") for k in left) == 5 + 2  # 5 records + the writes of 027
+    assert sum(k.startswith("r/") for k in left) == 5 + 1  # 5 records + the (packed) writes of 027
     assert sum(k.startswith("b/") for k in left) == 5  # unreferenced blobs collected
     assert len(m.get_langgraph_bundle("t", "", "027").writes) == 2
     m.close()
@@ -467,7 +477,7 @@ def test_the_head_follows_puts_and_regular_writes_later_special_writes_at_once(s
     _writes(m, "t", "002", n=2)
     m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="002",
                            writes=[("task-b", 0, "c", "bytes", b"b0", "")], replace=False)
-    assert calls == ["PutObject"] * 3  # no head sent
+    assert calls == ["PutObject"] * 2  # one object per call, no head sent
     assert m._deferred.pending() == 1
 
     def cold_read():
@@ -479,10 +489,10 @@ def test_the_head_follows_puts_and_regular_writes_later_special_writes_at_once(s
         finally:
             reader.close()
 
-    got, sent = cold_read()  # the head is 001's: LIST || GET head, then the record and the 3 writes
+    got, sent = cold_read()  # the head is 001's: LIST || GET head, then the record and the 2 write objects
     assert got.record.checkpoint_id == "002" and sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"]
     assert got.blobs[("c", "002")][1] == b"v"
-    assert sorted(sent) == ["GetObject"] * 5 + ["ListObjectsV2"]
+    assert sorted(sent) == ["GetObject"] * 4 + ["ListObjectsV2"]
     m.flush_heads()
     assert m._deferred.pending() == 0
     got, sent = cold_read()
@@ -644,3 +654,46 @@ def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatc
     assert sent.count("ListObjectsV2") == 1 and sent.count("GetObject") <= 2 + 3 + 1, sent
     reader.manager.close()
     writer.close()
+
+
+def test_one_call_s_writes_are_one_object(s3_server, monkeypatch):
+    """The insert-if-absent writes of one put_writes call are one object (one PUT): a retry of
+    the call is refused whole; a racing writer of the same task with another write set gets
+    another key, and every reader keeps, per (task, idx), the write of the first key. Single
+    write objects (a one-write call, special writes, data of the earlier layout) read alike."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    calls = _count_requests(m)
+
+    def call(task, datas, replace=False, first=0):
+        m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="001", replace=replace,
+                               writes=[(task, first + i, "c", "bytes", d, "") for i, d in enumerate(datas)])
+
+    call("a", [b"a0", b"a1", b"a2"])
+    assert calls == ["PutObject"]
+    call("a", [b"retry0", b"retry1", b"retry2"])  # a retry: refused whole
+    call("a", [b"race0", b"race1"])  # another write set of the same task
+    call("b", [b"b0"])  # one write: one object as before
+    call("s", [b"stop"], replace=True, first=-3)  # special: one object per write, replaced
+    call("s", [b"stop again"], replace=True, first=-3)
+    # the earlier layout: one object per regular write
+    prefix = m._writes_prefix("t", "", "001")
+    m._put(f"{prefix}old.0", s3_module._pack(["old", 0, "c", "bytes", *m._seal(b"o0", m._write_aad("t", "", "001", "old", 0)), ""]))
+    rel = sorted(k[len(prefix):] for k in _all_keys(m) if k.startswith(prefix))
+    assert rel == ["a.0+2", "a.0+3", "b.0", "old.0", "s.-3"]
+
+    def seen(manager):
+        return sorted((w.task_id, w.idx, w.data) for w in manager.get_langgraph_bundle("t", "", "001").writes)
+
+    expected = [("a", 0, b"race0"), ("a", 1, b"race1"), ("a", 2, b"a2"), ("b", 0, b"b0"), ("old", 0, b"o0"), ("s", -3, b"stop again")]
+    reader = _cold(m)
+    assert seen(m) == seen(reader) == expected
+    assert sorted((w.task_id, w.idx) for w in reader._read_writes("t", "", "001")) == [(t, i) for t, i, _ in expected]
+    assert reader.verify_checkpoint("001", thread_id="t")
+    reader.copy_thread("t", "t2")
+    assert sorted((w.task_id, w.idx, w.data) for w in reader.get_langgraph_bundle("t2", "", "001").writes) == expected
+    reader.close()
+    m.close()

@@ -5,6 +5,7 @@ Layout (``P`` = ``key_prefix``; every id component percent-encoded, ``~`` reserv
     P<T>/r/<N>/<rev(checkpoint_id)>                 record (msgpack: fields + sealed payload
                                                     + sealed inline values + parent's write bodies)
     P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>    pending write of that checkpoint (msgpack)
+    P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>+<n>  n writes of one put_writes call, packed
     P<T>/b/<N>/<channel>/<json version>             blob (msgpack: type, payload, checksum, names)
     P<T>/h/<N>                                      head: latest record + all its values, list
                                                     elements and pending writes (one object)
@@ -25,10 +26,16 @@ key with that ETag (the MD5 of the body), so nothing stale is ever served. A col
 latest read is LIST || GET head; a cold first page is LIST || GET head + one GET per
 further record.
 
+The head is written late and once: ``put`` sends blobs then the record, ``put_writes``
+its writes; the head of the latest checkpoint (with the writes that followed it) goes out
+``_HEAD_FLUSH_DELAY`` after the first unsent change, at ``close``, or at once beside a
+special write (interrupt, error). Until then a cold reader takes what the older head holds
+that needs no trust in its age (content-addressed elements, bodies vouched for by ETags).
+
 Crash safety: a checkpoint's blobs are PUT before its record, and nothing is ever
 read except through a record, so a crash between PUTs leaves unreferenced blobs
 (garbage-collected later), never a record pointing at missing data. The head names no
-other object and is validated against the listing, so it goes out beside the record.
+other object and is validated against the listing, so it may go out at any time.
 Blobs and insert-only writes use ``If-None-Match: *`` (S3 conditional writes), which
 also gives pending writes their insert-if-absent semantics; record updates use
 ``If-Match`` on the ETag read. See ``docs/s3.md`` for stores without them.
@@ -102,6 +109,8 @@ _KEYS_PER_RECORD = 8
 #: (unless the next ``put`` replaced the head first). Special writes (interrupt, error, ...)
 #: re-send it at once: the run usually stops there and the next reader is often another process.
 _HEAD_FLUSH_DELAY = 0.25
+#: First field of a write object holding several writes of one ``put_writes`` call.
+_PACK_TAG = "~writes"
 #: Head PUTs of one thread are serialised (check "still the latest head" + PUT) on one of these.
 _HEAD_LOCKS = 64
 
@@ -837,7 +846,7 @@ class S3CheckpointManager(BaseCheckpointManager):
                 raw = bodies.get(self._blob_key(record.thread_id, record.checkpoint_ns, ch, ver))
                 if raw is not None:
                     blobs[(ch, ver)] = self._blob_from(ch, ver, raw)
-            stored_writes = [self._write_from(bodies[k]) for k, _ in writes if bodies.get(k) is not None]
+            stored_writes = self._merge_writes((k, bodies.get(k)) for k, _ in writes)
             if writes:
                 rkey = self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
                 self._prime_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id,
@@ -945,9 +954,27 @@ class S3CheckpointManager(BaseCheckpointManager):
         return StoredBlob(channel, version, typ, data, checksum)
 
     @staticmethod
-    def _write_from(raw: bytes) -> StoredWrite:
-        task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
-        return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
+    def _writes_from(raw: bytes) -> list[StoredWrite]:
+        """The writes of one write object: a single write (7 fields) or a pack (``[tag, writes]``)."""
+        fields = _unpack(raw)
+        if len(fields) == 2 and fields[0] == _PACK_TAG:
+            return [StoredWrite(*w) for w in fields[1]]
+        task_id, idx, channel, typ, payload, checksum, task_path = fields
+        return [StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)]
+
+    @classmethod
+    def _merge_writes(cls, objects: Iterable[tuple[str, bytes | None]]) -> list[StoredWrite]:
+        """The writes of a checkpoint's write objects. A ``(task, idx)`` held by two objects (two
+        writers of the same task racing with different write sets) keeps the one of the first key,
+        so every reader returns the same writes."""
+        seen: set[tuple[str, int]] = set()
+        out: list[StoredWrite] = []
+        for _key, raw in sorted((k, r) for k, r in objects if r is not None):
+            for w in cls._writes_from(raw):
+                if (w.task_id, w.idx) not in seen:
+                    seen.add((w.task_id, w.idx))
+                    out.append(w)
+        return out
 
     def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
         raws = self._get_many([self._blob_key(thread_id, checkpoint_ns, ch, ver) for ch, ver in keys])
@@ -956,10 +983,16 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _write_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool) -> None:
         prefix = self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)
         rkey = self._record_key(thread_id, checkpoint_ns, checkpoint_id)
-        items = [
-            (f"{prefix}{_enc(w.task_id)}.{w.idx}", _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]))
-            for w in writes
-        ]
+        rows = [[w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path] for w in writes]
+        if not replace and len(writes) > 1 and len({w.task_id for w in writes}) == 1:
+            # One task's insert-if-absent writes of one call: one object, named by the task, its
+            # first index and the count. A retry of the call is refused whole (its first writes
+            # stay); a different write set of the same task (a racing writer) gets another key
+            # and readers keep, per (task, idx), the write of the first key (_merge_writes).
+            first = min(w.idx for w in writes)
+            items = [(f"{prefix}{_enc(writes[0].task_id)}.{first}+{len(writes)}", _pack([_PACK_TAG, rows]))]
+        else:  # replaced (special) writes stay one object each: each is overwritten on its own
+            items = [(f"{prefix}{_enc(row[0])}.{row[1]}", _pack(row)) for row in rows]
         with self._lock:
             merged = dict(self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {})
             merged.update((key[len(rkey) :], body) for key, body in items)
@@ -991,7 +1024,7 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
         listed = list(self._list_objects(self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)))
         raws = self._fetch_many([(k, etag, True) for k, etag in listed])
-        return [self._write_from(raw) for raw in raws if raw is not None]
+        return self._merge_writes(zip([k for k, _ in listed], raws))
 
     def _update_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, *, status: str | None = None,
                        metadata: dict[str, Any] | None = None, tags: list[str] | None = None, updated_at: float) -> bool:
