@@ -105,9 +105,10 @@ _HEAD_MAX = 16 * 1024 * 1024
 _STATES = 4096
 #: Listing keys asked per wanted record (the record and its pending writes).
 _KEYS_PER_RECORD = 8
-#: Seconds after a ``put_writes`` of regular writes before the head is re-sent with them
-#: (unless the next ``put`` replaced the head first). Special writes (interrupt, error, ...)
-#: re-send it at once: the run usually stops there and the next reader is often another process.
+#: Seconds after the first change not yet in the stored head (a ``put``, or a ``put_writes`` of
+#: regular writes to the head's checkpoint) before the head goes out in the background; later
+#: changes ride along. Special writes (interrupt, error, ...) send it at once: the run usually
+#: stops there and the next reader is often another process.
 _HEAD_FLUSH_DELAY = 0.25
 #: First field of a write object holding several writes of one ``put_writes`` call.
 _PACK_TAG = "~writes"
