@@ -697,3 +697,29 @@ def test_one_call_s_writes_are_one_object(s3_server, monkeypatch):
     assert sorted((w.task_id, w.idx, w.data) for w in reader.get_langgraph_bundle("t2", "", "001").writes) == expected
     reader.close()
     m.close()
+
+
+def test_deferred_jobs_keep_the_first_due_time_and_never_raise(caplog):
+    """The worker behind the deferred heads, without a server and without timing: a key
+    scheduled again replaces its job (one run), cancel drops it, run_pending/close run what is
+    pending on the caller's thread, a failing job is logged, not raised."""
+    from langgraph_ckpt_config.managers.deferred import DeferredJobs
+
+    jobs = DeferredJobs(3600.0, "test-deferred")
+    ran: list[str] = []
+    jobs.schedule("a", lambda: ran.append("a1"))
+    due = jobs._jobs["a"][0]
+    jobs.schedule("a", lambda: ran.append("a2"))
+    assert jobs.pending() == 1 and jobs._jobs["a"][0] == due  # replaced, same due time
+    jobs.schedule("b", lambda: ran.append("b"))
+    jobs.cancel("b")
+    jobs.schedule(("t", "x"), lambda: 1 / 0)
+    jobs.run_pending()
+    assert ran == ["a2"] and jobs.pending() == 0
+    assert "a deferred job failed: ZeroDivisionError" in caplog.text
+    jobs.schedule("c", lambda: ran.append("c"))
+    jobs.cancel_where(lambda k: k == "nothing")
+    jobs.close()
+    assert ran == ["a2", "c"]
+    jobs.schedule("d", lambda: ran.append("d"))  # closed: ignored
+    assert jobs.pending() == 0 and ran == ["a2", "c"]
