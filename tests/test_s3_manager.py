@@ -16,6 +16,15 @@ from langgraph_ckpt_config.managers.s3 import S3CheckpointManager
 CREDS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 
 
+@pytest.fixture(autouse=True)
+def _heads_only_when_asked(monkeypatch):
+    """Heads go out in the background 0.25 s after a change (docs/s3.md): here only at
+    flush_heads()/close() (or where a test sets the delay), so request counts are exact."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+
+
 def _manager(endpoint: str, **params) -> S3CheckpointManager:
     m = S3CheckpointManager({
         "bucket": "lgckpt-s3-tests", "endpoint_url": endpoint, "create_bucket": True,
@@ -80,6 +89,7 @@ def test_latest_and_limited_listing_read_only_what_they_return(s3_server):
         _put(m, "long", cid, parent=parent, channels=("a", "b", "c", "d", "e"))
         parent = cid
     _writes(m, "long", "00150")
+    m.flush_heads()
 
     # The writing process: the listing's ETags validate its cache -- one LIST, no GET.
     calls = _count_requests(m)
@@ -110,8 +120,8 @@ def test_latest_and_limited_listing_read_only_what_they_return(s3_server):
     assert [b.record.checkpoint_id for b in listed] == [f"{i:05}" for i in range(154, 144, -1)]
     assert [w.data for w in listed[4].writes] == [b"w0", b"w1"] and all(not b.writes for i, b in enumerate(listed) if i != 4)
     # 1 LIST names the records and the writes of 00150 (with their ETags), 10 records (their
-    # values are inline: no blob GET) + 2 writes
-    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 10 + 2 and len(calls) == 13
+    # values are inline: no blob GET) + 1 object holding the 2 writes of that call
+    assert calls.count("ListObjectsV2") == 1 and calls.count("GetObject") == 10 + 1 and len(calls) == 12
     calls.clear()
     bundle = other.get_langgraph_bundle("long", "", "00150")
     assert len(bundle.writes) == 2 and calls.count("ListObjectsV2") == 1
@@ -307,7 +317,7 @@ def test_bulk_delete_removes_records_then_their_writes(s3_server):
     assert m.delete_checkpoints("t", doomed) == 25  # > _HEAD_PROBES: one listing instead of HEADs
     assert [r.checkpoint_id for r in m.query_records(RecordQuery(thread_id="t"))] == ["029", "028", "027", "026", "025"]
     left = [k[len(m._thread_dir("t")):] for k in _all_keys(m)]
-    assert sum(k.startswith("r/") for k in left) == 5 + 2  # 5 records + the writes of 027
+    assert sum(k.startswith("r/") for k in left) == 5 + 1  # 5 records + the (packed) writes of 027
     assert sum(k.startswith("b/") for k in left) == 5  # unreferenced blobs collected
     assert len(m.get_langgraph_bundle("t", "", "027").writes) == 2
     m.close()
@@ -354,6 +364,8 @@ def test_request_counts_of_latest_and_first_page_on_a_long_chat_thread(s3_server
         saver.put_writes(stored, [("config", {"k": step})], "task-b", "b")
         parent = saver.get_tuple(cfg).checkpoint
 
+    # The head waiting for the last step's writes goes out now (else within _HEAD_FLUSH_DELAY).
+    writer.flush_heads()
     # The writing process: one LIST validates what it holds.
     sent = _count_sends(writer)
     latest = saver.get_tuple(cfg)
@@ -427,3 +439,287 @@ def test_a_stale_head_is_never_served(s3_server):
     assert cold_read().record.checkpoint_id == "003"
     other.close()
     m.close()
+
+
+class _Crash(BaseException):
+    """The process dies here (not an error any code path may handle)."""
+
+
+def _crash_on_put(m, matches):
+    """A boto3 event hook that kills the process right before a PUT whose key ``matches``."""
+    def hook(params, **kw):
+        if matches(params["Key"]):
+            raise _Crash(params["Key"])
+
+    m._client.meta.events.register("before-parameter-build.s3.PutObject", hook)
+    return hook
+
+
+def _cold(m):
+    return _manager(m._client.meta.endpoint_url, key_prefix=m.params.key_prefix)
+
+
+def test_the_head_follows_puts_and_regular_writes_later_special_writes_at_once(s3_server, monkeypatch):
+    """put PUTs its blobs then its record, put_writes only its writes; the head (the latest
+    checkpoint whole, with every write body) follows once, after a delay that the next put
+    usually makes pointless. Until then a cold reader uses what the older head holds and GETs
+    the rest (still correct); special writes (interrupt, error) send the head at once."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    m.flush_heads()
+    calls = _count_requests(m)
+    _put(m, "t", "002", parent="001")
+    assert calls == ["PutObject"] * 2 and m._deferred.pending() == 1  # blob, record
+    calls.clear()
+    _writes(m, "t", "002", n=2)
+    m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="002",
+                           writes=[("task-b", 0, "c", "bytes", b"b0", "")], replace=False)
+    assert calls == ["PutObject"] * 2  # one object per call, no head sent
+    assert m._deferred.pending() == 1
+
+    def cold_read():
+        reader = _cold(m)
+        sent = _count_requests(reader)
+        try:
+            got = reader.get_langgraph_bundle("t")
+            return got, sent
+        finally:
+            reader.close()
+
+    got, sent = cold_read()  # the head is 001's: LIST || GET head, then the record and the 2 write objects
+    assert got.record.checkpoint_id == "002" and sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"]
+    assert got.blobs[("c", "002")][1] == b"v"
+    assert sorted(sent) == ["GetObject"] * 4 + ["ListObjectsV2"]
+    m.flush_heads()
+    assert m._deferred.pending() == 0
+    got, sent = cold_read()
+    assert sorted(w.data for w in got.writes) == [b"b0", b"w0", b"w1"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+
+    # The next put replaces the head to send: one head PUT for both, later.
+    _writes(m, "t", "002", n=3)
+    assert m._deferred.pending() == 1
+    calls.clear()
+    _put(m, "t", "003", parent="002")
+    assert m._deferred.pending() == 1 and calls == ["PutObject"] * 2  # blob, record
+
+    # A special write (negative idx: interrupt, error...) re-sends the head beside it.
+    calls.clear()
+    m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="003",
+                           writes=[("task", -3, "__interrupt__", "bytes", b"stop", "")], replace=True)
+    assert calls == ["PutObject", "PutObject"] and m._deferred.pending() == 0
+    got, sent = cold_read()
+    assert [w.data for w in got.writes] == [b"stop"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+    # close() sends what is still waiting.
+    _writes(m, "t", "003", n=1)
+    m.close()
+    got, sent = cold_read()
+    assert sorted(w.data for w in got.writes) == [b"stop", b"w0"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
+
+
+def test_the_deferred_head_goes_out_on_its_own(s3_server, monkeypatch):
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 0.05)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    _writes(m, "t", "001", n=2)
+    deadline = time.monotonic() + 30  # a wait for the worker, not a timing assertion
+    while m._deferred.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert m._deferred.pending() == 0
+    reader = _cold(m)
+    sent = _count_requests(reader)
+    assert len(reader.get_langgraph_bundle("t").writes) == 2 and sorted(sent) == ["GetObject", "ListObjectsV2"]
+    reader.close()
+    m.close()
+
+
+def test_crash_between_the_writes_and_the_deferred_head(s3_server, monkeypatch):
+    """The new write order: the writes land, the process dies before the head follows them.
+    The store stays readable, the writes are found (through the listing), and the head that
+    is there (without them) is still used for the rest."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"one")
+    _put(m, "t", "002", b"two", parent="001")
+    _writes(m, "t", "002", n=2)
+    hook = _crash_on_put(m, lambda key: "/h/" in key)
+    with pytest.raises(_Crash):
+        m.flush_heads()  # the deferred head PUT: the process dies there
+    assert m._deferred.pending() == 0
+    reader = _cold(m)
+    got = reader.get_langgraph_bundle("t")
+    assert got.record.checkpoint_id == "002" and got.blobs[("c", "002")][1] == b"two"
+    assert sorted(w.data for w in got.writes) == [b"w0", b"w1"]
+    reader.close()
+    m._client.meta.events.unregister("before-parameter-build.s3.PutObject", hook)
+    m.close()
+
+
+def test_crash_before_the_record_put_returns_the_previous_checkpoint(s3_server):
+    """put: blobs (in parallel), then the record beside the head. A process killed right
+    before the record PUT (its blobs and possibly its head landed) leaves the store readable:
+    every reader gets the previous checkpoint, never a half-written one, and the head naming
+    the missing record is ignored."""
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001", b"one")
+    _writes(m, "t", "001", n=1)
+    m.flush_heads()
+    _crash_on_put(m, lambda key: "/r/" in key and "/h/" not in key)
+    with pytest.raises(_Crash):
+        _put(m, "t", "002", b"two", parent="001", channels=("c", "d"))
+    assert any("/b/" in k and "002" in k for k in _all_keys(m))
+    reader = _cold(m)
+    got = reader.get_langgraph_bundle("t")
+    assert got.record.checkpoint_id == "001" and got.blobs[("c", "001")][1] == b"one" and [w.data for w in got.writes] == [b"w0"]
+    assert [r.checkpoint_id for r in reader.query_records(RecordQuery(thread_id="t"))] == ["001"]
+    reader.close()
+    m.close()
+
+
+def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
+    """A process that read the latest checkpoint through the head holds every element of its
+    lists: its next put sends only what is new (element, manifest, record; the head follows)."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.base import uuid6
+
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+
+    def step(saver, messages, parent, i):
+        versions = dict(parent["channel_versions"]) if parent else {}
+        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+        versions.update(new_versions)
+        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
+                      "channel_values": {"messages": messages}, "channel_versions": versions,
+                      "versions_seen": {}, "updated_channels": list(new_versions)}
+        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
+        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
+        return checkpoint
+
+    writer = _manager(s3_server.endpoint_url)
+    saver = ConfigCheckpointSaver(writer)
+    messages, parent = [], None
+    for i in range(30):
+        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
+        parent = step(saver, messages, parent, i)
+    writer.close()
+    resumed = ConfigCheckpointSaver(_cold(writer))
+    latest = resumed.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    sent = _count_requests(resumed.manager)
+    step(resumed, [*latest["channel_values"]["messages"], HumanMessage("new", id="new")], latest, 30)
+    assert sent == ["PutObject"] * 3, sent  # element, manifest, record: not one PUT per stored element
+    reader = ConfigCheckpointSaver(_cold(writer))
+    got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    assert [msg.id for msg in got["channel_values"]["messages"]] == [f"m{i}" for i in range(30)] + ["new"]
+    reader.manager.close()
+    resumed.manager.close()
+
+
+def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatch):
+    """Before the head caught up with the latest checkpoint, a cold reader still takes the list
+    elements the older head holds (a digest names one value) and GETs only the newer ones."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.base import uuid6
+
+    from langgraph_ckpt_config.managers import s3 as s3_module
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    writer = _manager(s3_server.endpoint_url)
+    saver = ConfigCheckpointSaver(writer)
+    messages, parent = [], None
+    for i in range(40):
+        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
+        versions = dict(parent["channel_versions"]) if parent else {}
+        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+        versions.update(new_versions)
+        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
+                      "channel_values": {"messages": messages}, "channel_versions": versions,
+                      "versions_seen": {}, "updated_channels": list(new_versions)}
+        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
+        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
+        parent = checkpoint
+        if i == 36:
+            writer.flush_heads()  # the head holds m0..m36; m37..m39 are newer
+    reader = ConfigCheckpointSaver(_cold(writer))
+    sent = _count_requests(reader.manager)
+    got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
+    assert [msg.id for msg in got["channel_values"]["messages"]] == [f"m{i}" for i in range(40)]
+    # LIST || GET head, GET record, then only what the head lacks: 3 elements and the node grouping m32..m39
+    assert sent.count("ListObjectsV2") == 1 and sent.count("GetObject") <= 2 + 3 + 1, sent
+    reader.manager.close()
+    writer.close()
+
+
+def test_one_call_s_writes_are_one_object(s3_server, monkeypatch):
+    """The insert-if-absent writes of one put_writes call are one object (one PUT): a retry of
+    the call is refused whole; a racing writer of the same task with another write set gets
+    another key, and every reader keeps, per (task, idx), the write of the first key. Single
+    write objects (a one-write call, special writes, data of the earlier layout) read alike."""
+    from langgraph_ckpt_config.managers import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
+    m = _manager(s3_server.endpoint_url)
+    _put(m, "t", "001")
+    calls = _count_requests(m)
+
+    def call(task, datas, replace=False, first=0):
+        m.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id="001", replace=replace,
+                               writes=[(task, first + i, "c", "bytes", d, "") for i, d in enumerate(datas)])
+
+    call("a", [b"a0", b"a1", b"a2"])
+    assert calls == ["PutObject"]
+    call("a", [b"retry0", b"retry1", b"retry2"])  # a retry: refused whole
+    call("a", [b"race0", b"race1"])  # another write set of the same task
+    call("b", [b"b0"])  # one write: one object as before
+    call("s", [b"stop"], replace=True, first=-3)  # special: one object per write, replaced
+    call("s", [b"stop again"], replace=True, first=-3)
+    # the earlier layout: one object per regular write
+    prefix = m._writes_prefix("t", "", "001")
+    m._put(f"{prefix}old.0", s3_module._pack(["old", 0, "c", "bytes", *m._seal(b"o0", m._write_aad("t", "", "001", "old", 0)), ""]))
+    rel = sorted(k[len(prefix):] for k in _all_keys(m) if k.startswith(prefix))
+    assert rel == ["a.0+2", "a.0+3", "b.0", "old.0", "s.-3"]
+
+    def seen(manager):
+        return sorted((w.task_id, w.idx, w.data) for w in manager.get_langgraph_bundle("t", "", "001").writes)
+
+    expected = [("a", 0, b"race0"), ("a", 1, b"race1"), ("a", 2, b"a2"), ("b", 0, b"b0"), ("old", 0, b"o0"), ("s", -3, b"stop again")]
+    reader = _cold(m)
+    assert seen(m) == seen(reader) == expected
+    assert sorted((w.task_id, w.idx) for w in reader._read_writes("t", "", "001")) == [(t, i) for t, i, _ in expected]
+    assert reader.verify_checkpoint("001", thread_id="t")
+    reader.copy_thread("t", "t2")
+    assert sorted((w.task_id, w.idx, w.data) for w in reader.get_langgraph_bundle("t2", "", "001").writes) == expected
+    reader.close()
+    m.close()
+
+
+def test_deferred_jobs_keep_the_first_due_time_and_never_raise(caplog):
+    """The worker behind the deferred heads, without a server and without timing: a key
+    scheduled again replaces its job (one run), cancel drops it, run_pending/close run what is
+    pending on the caller's thread, a failing job is logged, not raised."""
+    from langgraph_ckpt_config.managers.deferred import DeferredJobs
+
+    jobs = DeferredJobs(3600.0, "test-deferred")
+    ran: list[str] = []
+    jobs.schedule("a", lambda: ran.append("a1"))
+    due = jobs._jobs["a"][0]
+    jobs.schedule("a", lambda: ran.append("a2"))
+    assert jobs.pending() == 1 and jobs._jobs["a"][0] == due  # replaced, same due time
+    jobs.schedule("b", lambda: ran.append("b"))
+    jobs.cancel("b")
+    jobs.schedule(("t", "x"), lambda: 1 / 0)
+    jobs.run_pending()
+    assert ran == ["a2"] and jobs.pending() == 0
+    assert "a deferred job failed: ZeroDivisionError" in caplog.text
+    jobs.schedule("c", lambda: ran.append("c"))
+    jobs.cancel_where(lambda k: k == "nothing")
+    jobs.close()
+    assert ran == ["a2", "c"]
+    jobs.schedule("d", lambda: ran.append("d"))  # closed: ignored
+    assert jobs.pending() == 0 and ran == ["a2", "c"]

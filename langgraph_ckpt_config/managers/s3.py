@@ -5,6 +5,7 @@ Layout (``P`` = ``key_prefix``; every id component percent-encoded, ``~`` reserv
     P<T>/r/<N>/<rev(checkpoint_id)>                 record (msgpack: fields + sealed payload
                                                     + sealed inline values + parent's write bodies)
     P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>    pending write of that checkpoint (msgpack)
+    P<T>/r/<N>/<rev(checkpoint_id)>/<task>.<idx>+<n>  n writes of one put_writes call, packed
     P<T>/b/<N>/<channel>/<json version>             blob (msgpack: type, payload, checksum, names)
     P<T>/h/<N>                                      head: latest record + all its values, list
                                                     elements and pending writes (one object)
@@ -25,10 +26,16 @@ key with that ETag (the MD5 of the body), so nothing stale is ever served. A col
 latest read is LIST || GET head; a cold first page is LIST || GET head + one GET per
 further record.
 
+The head is written late and once: ``put`` sends blobs then the record, ``put_writes``
+its writes; the head of the latest checkpoint (with the writes that followed it) goes out
+``_HEAD_FLUSH_DELAY`` after the first unsent change, at ``close``, or at once beside a
+special write (interrupt, error). Until then a cold reader takes what the older head holds
+that needs no trust in its age (content-addressed elements, bodies vouched for by ETags).
+
 Crash safety: a checkpoint's blobs are PUT before its record, and nothing is ever
 read except through a record, so a crash between PUTs leaves unreferenced blobs
 (garbage-collected later), never a record pointing at missing data. The head names no
-other object and is validated against the listing, so it goes out beside the record.
+other object and is validated against the listing, so it may go out at any time.
 Blobs and insert-only writes use ``If-None-Match: *`` (S3 conditional writes), which
 also gives pending writes their insert-if-absent semantics; record updates use
 ``If-Match`` on the ETag read. See ``docs/s3.md`` for stores without them.
@@ -54,6 +61,7 @@ from urllib.parse import unquote
 from langgraph_ckpt_config.config.models import S3Parameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError
 from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _aad
+from langgraph_ckpt_config.managers.deferred import DeferredJobs
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, closure, manifest_entries
 from langgraph_ckpt_config.managers.records import (
@@ -97,6 +105,15 @@ _HEAD_MAX = 16 * 1024 * 1024
 _STATES = 4096
 #: Listing keys asked per wanted record (the record and its pending writes).
 _KEYS_PER_RECORD = 8
+#: Seconds after the first change not yet in the stored head (a ``put``, or a ``put_writes`` of
+#: regular writes to the head's checkpoint) before the head goes out in the background; later
+#: changes ride along. Special writes (interrupt, error, ...) send it at once: the run usually
+#: stops there and the next reader is often another process.
+_HEAD_FLUSH_DELAY = 0.25
+#: First field of a write object holding several writes of one ``put_writes`` call.
+_PACK_TAG = "~writes"
+#: Head PUTs of one thread are serialised (check "still the latest head" + PUT) on one of these.
+_HEAD_LOCKS = 64
 
 #: A listed record: [key, etag, writes(, inline section)] -- writes: ``(key, etag)`` of its
 #: pending writes, None when not listed; the inline section ``(sealed, checksum)`` once read.
@@ -180,11 +197,15 @@ class S3CheckpointManager(BaseCheckpointManager):
         # (thread, ns) -> (record key, sealed head section, checksum) of the head this process
         # last wrote or read, so that put_writes can re-send it with the writes.
         self._heads = LRUCache(_STATES, None)
+        self._head_locks = [threading.Lock() for _ in range(_HEAD_LOCKS)]
+        # (thread, ns) -> the deferred re-send of its head with the pending writes that followed it.
+        self._deferred = DeferredJobs(_HEAD_FLUSH_DELAY, f"lgckpt-s3-heads-{self.name}")
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
 
     def _close(self) -> None:
+        self._deferred.close()  # re-sends the heads still waiting for their writes
         self._pool.shutdown(wait=True)
         self._objects.clear()
         self._values.clear()
@@ -489,8 +510,8 @@ class S3CheckpointManager(BaseCheckpointManager):
             (self._blob_key(tid, bns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum, bns, b.channel, b.version]))
             for bns, b in blobs
         ]
-        # Blobs first (immutable: If-None-Match), then the record that names them and, beside it,
-        # the namespace's head. The head is self-contained (it names no other object) and is used
+        # Blobs first (immutable: If-None-Match), then the record that names them; the namespace's
+        # head later (deferred). The head is self-contained (it names no other object) and is used
         # only while the listing shows a record whose ETag is the MD5 of the record body it carries.
         done = self._run([lambda job=job: self._put(job[0], job[1], if_none_match=True) for job in jobs])
         # A blob that already existed keeps its first value: never inline another one for it.
@@ -505,12 +526,13 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._put(f"{self._thread_dir(tid)}meta", _pack({"thread_id": tid}), if_none_match=True)
         rkey = self._record_key(tid, ns, record.checkpoint_id)
         puts: list[Callable[[], Any]] = [lambda: self._put(rkey, body, cache=True)]
+        self._run(puts)
         if head is not None:
+            # The head follows within _HEAD_FLUSH_DELAY (a pending one keeps its due time, so a
+            # fast loop still refreshes it that often); the next put usually replaces it first.
             with self._lock:
                 self._heads.put((tid, ns), (rkey, *head), len(head[0]))
-                outer = self._head_outer(tid, ns, record.checkpoint_id)
-            puts.append(lambda: self._put(self._head_key(tid, ns), outer))
-        self._run(puts)
+            self._deferred.schedule((tid, ns), lambda: self._put_head(tid, ns, record.checkpoint_id))
         if values is not None:
             self._values.put((tid, ns), values, sum(len(v[2]) + 64 for v in values.values()))
 
@@ -629,6 +651,25 @@ class S3CheckpointManager(BaseCheckpointManager):
         known = self._wbodies.get((thread_id, ns, checkpoint_id)) or {}
         return _pack([sealed, checksum, [[k, v] for k, v in known.items()]])
 
+    def _put_head(self, thread_id: str, ns: str, checkpoint_id: str) -> None:
+        """PUT the namespace's head with every pending write of its checkpoint known now --
+        unless a newer head replaced it (or the thread was forgotten) meanwhile. Head PUTs of a
+        thread are serialised, so an older head never lands after a newer one from this process."""
+        rkey = self._record_key(thread_id, ns, checkpoint_id)
+        with self._head_locks[hash(thread_id) % _HEAD_LOCKS]:
+            with self._lock:
+                current = self._heads.get((thread_id, ns))
+                if current is None or current[0] != rkey:
+                    return
+                outer = self._head_outer(thread_id, ns, checkpoint_id)
+            self._put(self._head_key(thread_id, ns), outer)
+
+    def flush_heads(self) -> None:
+        """Re-send now every head still waiting for the pending writes that followed it
+        (otherwise done ``_HEAD_FLUSH_DELAY`` seconds after the writes, at the next ``put``
+        -- which replaces the head -- or at ``close``)."""
+        self._deferred.run_pending()
+
     def _prime_writes(self, thread_id: str, ns: str, checkpoint_id: str, writes: Iterable[Sequence[Any]]) -> None:
         rkey = self._record_key(thread_id, ns, checkpoint_id)
         known: dict[str, bytes] = {}
@@ -646,7 +687,13 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _prime_from_head(self, thread_id: str, ns: str, head: bytes | None, entry: Entry | None) -> bool:
         """Fill the caches from the namespace's head when it holds the listed latest ``entry``
         (same key, and the listed ETag is the MD5 of the record body it carries): then reading
-        that checkpoint needs no further request. False when the head is missing or stale."""
+        that checkpoint needs no further request. False when the head is missing or stale.
+
+        A stale head (an older checkpoint: the head follows its record within
+        ``_HEAD_FLUSH_DELAY``) still gives what needs no trust in its age: its list elements
+        and nodes (content-addressed: a digest names one value) and its record and write bodies
+        (used only where a listing shows their keys with the bodies' MD5). Then only what is
+        newer than the head is fetched."""
         if head is None or entry is None or not entry[1]:
             return False
         try:
@@ -654,13 +701,18 @@ class S3CheckpointManager(BaseCheckpointManager):
             body, extras, elements = _unpack(self._open_payload(
                 sealed, checksum, lambda: self._head_aad(thread_id, ns), lambda: f"head of thread {thread_id!r}"
             ))
+            record, section = self._parse_record(body)
         except (CkptError, ValueError, TypeError) as exc:
             logger.warning("%s: ignoring an unreadable head of thread %r: %s", self._where, thread_id, exc)
             return False
-        if _md5_etag(body) != entry[1].strip('"'):
+        head_key = self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
+        if (record.thread_id, record.checkpoint_ns) != (thread_id, ns):
             return False
-        record, section = self._parse_record(body)
-        if self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id) != entry[0]:
+        if _md5_etag(body) != entry[1].strip('"') or head_key != entry[0]:
+            self._objects.put(head_key, (f'"{_md5_etag(body)}"', body), len(body))
+            self._prime_writes(thread_id, ns, record.checkpoint_id, writes)
+            for digest, typ, data in elements:  # not marked stored: their checkpoint may be gone
+                self._cache_opened(thread_id, ns, ELEMENT_CHANNEL, digest, typ, data, _OPENED)
             return False
         self._objects.put(entry[0], (entry[1], body), len(body))
         with self._lock:
@@ -676,6 +728,9 @@ class S3CheckpointManager(BaseCheckpointManager):
             self._cache_opened(thread_id, ns, ch, ver, typ, data, _OPENED)
         for digest, typ, data in elements:
             self._cache_opened(thread_id, ns, ELEMENT_CHANNEL, digest, typ, data, _OPENED)
+            # Reached from a listed record, whose elements were stored before it: the next put
+            # of this process need not re-send them (as for elements read from their objects).
+            self._known_elements.add((thread_id, ns, digest))
         self._values.put((thread_id, ns), values, sum(len(v[2]) + 64 for v in values.values()))
         return True
 
@@ -792,7 +847,7 @@ class S3CheckpointManager(BaseCheckpointManager):
                 raw = bodies.get(self._blob_key(record.thread_id, record.checkpoint_ns, ch, ver))
                 if raw is not None:
                     blobs[(ch, ver)] = self._blob_from(ch, ver, raw)
-            stored_writes = [self._write_from(bodies[k]) for k, _ in writes if bodies.get(k) is not None]
+            stored_writes = self._merge_writes((k, bodies.get(k)) for k, _ in writes)
             if writes:
                 rkey = self._record_key(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
                 self._prime_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id,
@@ -900,9 +955,27 @@ class S3CheckpointManager(BaseCheckpointManager):
         return StoredBlob(channel, version, typ, data, checksum)
 
     @staticmethod
-    def _write_from(raw: bytes) -> StoredWrite:
-        task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
-        return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
+    def _writes_from(raw: bytes) -> list[StoredWrite]:
+        """The writes of one write object: a single write (7 fields) or a pack (``[tag, writes]``)."""
+        fields = _unpack(raw)
+        if len(fields) == 2 and fields[0] == _PACK_TAG:
+            return [StoredWrite(*w) for w in fields[1]]
+        task_id, idx, channel, typ, payload, checksum, task_path = fields
+        return [StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)]
+
+    @classmethod
+    def _merge_writes(cls, objects: Iterable[tuple[str, bytes | None]]) -> list[StoredWrite]:
+        """The writes of a checkpoint's write objects. A ``(task, idx)`` held by two objects (two
+        writers of the same task racing with different write sets) keeps the one of the first key,
+        so every reader returns the same writes."""
+        seen: set[tuple[str, int]] = set()
+        out: list[StoredWrite] = []
+        for _key, raw in sorted((k, r) for k, r in objects if r is not None):
+            for w in cls._writes_from(raw):
+                if (w.task_id, w.idx) not in seen:
+                    seen.add((w.task_id, w.idx))
+                    out.append(w)
+        return out
 
     def _read_blobs(self, thread_id: str, checkpoint_ns: str, keys: Sequence[BlobKey]) -> dict[BlobKey, StoredBlob]:
         raws = self._get_many([self._blob_key(thread_id, checkpoint_ns, ch, ver) for ch, ver in keys])
@@ -911,27 +984,38 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _write_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], *, replace: bool) -> None:
         prefix = self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)
         rkey = self._record_key(thread_id, checkpoint_ns, checkpoint_id)
-        items = [
-            (f"{prefix}{_enc(w.task_id)}.{w.idx}", _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]))
-            for w in writes
-        ]
-        outer = None
+        rows = [[w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path] for w in writes]
+        if not replace and len(writes) > 1 and len({w.task_id for w in writes}) == 1:
+            # One task's insert-if-absent writes of one call: one object, named by the task, its
+            # first index and the count. A retry of the call is refused whole (its first writes
+            # stay); a different write set of the same task (a racing writer) gets another key
+            # and readers keep, per (task, idx), the write of the first key (_merge_writes).
+            first = min(w.idx for w in writes)
+            items = [(f"{prefix}{_enc(writes[0].task_id)}.{first}+{len(writes)}", _pack([_PACK_TAG, rows]))]
+        else:  # replaced (special) writes stay one object each: each is overwritten on its own
+            items = [(f"{prefix}{_enc(row[0])}.{row[1]}", _pack(row)) for row in rows]
         with self._lock:
             merged = dict(self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {})
             merged.update((key[len(rkey) :], body) for key, body in items)
             self._wbodies.put((thread_id, checkpoint_ns, checkpoint_id), merged, sum(len(v) for v in merged.values()))
             head = self._heads.get((thread_id, checkpoint_ns))
-            if head is not None and head[0] == rkey:
-                outer = self._head_outer(thread_id, checkpoint_ns, checkpoint_id)
+            ours = head is not None and head[0] == rkey
         # Insert-if-absent for regular writes is the store's own conditional PUT. The head is
-        # re-sent beside them with the writes' bodies: a reader uses a body only when the listing
-        # shows that key with the body's MD5, so a write that did not land is simply fetched.
+        # re-sent with the writes' bodies (a reader uses a body only when the listing shows that
+        # key with the body's MD5, so a write that did not land is simply fetched): at once beside
+        # special writes (an interrupt or error: the run stops here), else after a short delay,
+        # which the next ``put`` usually makes pointless (its head replaces this one, its record
+        # carries these writes). Until then a cold reader GETs the writes the head lacks.
         jobs: list[Callable[[], Any]] = [
             lambda item=item: self._put(item[0], item[1], if_none_match=not replace, cache=True) for item in items
         ]
-        if outer is not None:
-            jobs.append(lambda: self._put(self._head_key(thread_id, checkpoint_ns), outer))
+        now = ours and any(w.idx < 0 for w in writes)
+        if now:
+            self._deferred.cancel((thread_id, checkpoint_ns))
+            jobs.append(lambda: self._put_head(thread_id, checkpoint_ns, checkpoint_id))
         done = self._run(jobs)
+        if ours and not now:
+            self._deferred.schedule((thread_id, checkpoint_ns), lambda: self._put_head(thread_id, checkpoint_ns, checkpoint_id))
         refused = {key[len(rkey) :] for (key, _body), ok in zip(items, done) if not ok}
         if refused:  # the first write of that (task, idx) stays: forget ours
             with self._lock:
@@ -941,7 +1025,7 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _read_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[StoredWrite]:
         listed = list(self._list_objects(self._writes_prefix(thread_id, checkpoint_ns, checkpoint_id)))
         raws = self._fetch_many([(k, etag, True) for k, etag in listed])
-        return [self._write_from(raw) for raw in raws if raw is not None]
+        return self._merge_writes(zip([k for k, _ in listed], raws))
 
     def _update_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, *, status: str | None = None,
                        metadata: dict[str, Any] | None = None, tags: list[str] | None = None, updated_at: float) -> bool:
@@ -986,8 +1070,10 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _forget_thread(self, thread_id: str) -> None:
         """Drop what this process remembers of a thread's values, writes and head (a thread
         re-created under the same id reuses channel versions with other values)."""
+        self._deferred.cancel_where(lambda k: k[0] == thread_id)
+        with self._head_locks[hash(thread_id) % _HEAD_LOCKS]:  # a head PUT under way lands first
+            self._heads.discard_where(lambda k: k[0] == thread_id)
         self._values.discard_where(lambda k: k[0] == thread_id)
-        self._heads.discard_where(lambda k: k[0] == thread_id)
         self._wbodies.discard_where(lambda k: k[0] == thread_id)
 
     def _delete_thread(self, thread_id: str) -> None:
