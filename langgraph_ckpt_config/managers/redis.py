@@ -2,14 +2,25 @@
 
 Key layout (``P`` = ``key_prefix``, ``T`` = the percent-encoded thread id, ``~`` for "")::
 
-    P{T}:rec    HASH  "<ns>|<checkpoint_id>" -> record fields (msgpack, no payload)
-    P{T}:pl     HASH  "<ns>|<checkpoint_id>" -> sealed payload
-    P{T}:bk     HASH  "<ns>|<checkpoint_id>" -> msgpack list of the blob fields it names
+    P{T}:rec    HASH  "<ns>|<checkpoint_id>" -> the packed checkpoint: a msgpack array of 4
+                      raw strings {record fields (msgpack), sealed payload, msgpack list of
+                      the blob fields it names, checksum}
     P{T}:idx    ZSET  "<ns>|<checkpoint_id>", all scores 0: per-namespace lexicographic index
     P{T}:cr     ZSET  "<checkpoint_id>\\0<ns>" scored by created_at: the manager API's order
     P{T}:blob   HASH  "<ns>|<channel>|<json version>" -> msgpack (type, payload, checksum)
-    P{T}:w      HASH  "<ns>|<checkpoint_id>|<task>|<idx>" -> msgpack write
-    P{T}:wi     HASH  "<ns>|<checkpoint_id>" -> msgpack list of its write fields
+    P{T}:w      HASH  "<ns>|<checkpoint_id>" -> the checkpoint's writes: a msgpack array of
+                      raw strings {"<task>|<idx>", msgpack write, ...}
+    P{T}:pl, P{T}:bk, P{T}:wi   (first layout only, read and still written to, see below)
+
+Checksums (``sha256:``/``blake2b:`` + 64 hex) are stored as 1 algorithm byte + the 32-byte
+digest. One field per checkpoint and one per checkpoint's writes keep the per-field
+overhead of a Redis hash (~60-90 bytes of dict entry, field name and allocator rounding)
+to two fields per step besides the list elements (docs/design.md, "Redis memory").
+Data of the first layout stays readable and writable: a record whose value is not a packed
+checkpoint (a bare record: msgpack array of 15, never of 4) has its payload in ``pl`` and
+its blob fields in ``bk``; a checkpoint whose writes are listed in ``wi`` (field
+``"<ns>|<checkpoint_id>"`` -> list of its fields ``"<ns>|<checkpoint_id>|<task>|<idx>"`` of
+``w``) keeps getting its writes that way. Text checksums are read as they are.
 
 ``<ns>``, ``<channel>`` and ``<task>`` are percent-encoded (``layout.encode_component``:
 ``|``, ``{``, ``}``, ``*``, ``?``, ``[``, ``:`` never appear raw); checkpoint ids stay raw in
@@ -21,7 +32,7 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
   inside the read script, which also returns record, payload, blobs and writes:
   ``get_tuple`` is one round trip, O(log n). ``list`` with ``limit``/``before`` pages
   ``idx`` (or ``cr`` for the manager API's created_at order) in a script that returns
-  the records of the page: O(log n + limit), payloads fetched only when asked for.
+  the records of the page: O(log n + limit) (a packed checkpoint brings its payload along).
 * Metadata filters run in Python on the plaintext metadata after the thread /
   namespace / index narrowed the candidates (pages grow until ``limit`` matches).
 * TTL: every write refreshes the expiry of all eight keys of the thread in the same
@@ -72,6 +83,8 @@ import weakref
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
+
+import msgpack
 
 from langgraph_ckpt_config.config.models import RedisParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
@@ -150,6 +163,25 @@ local function hmget(key, names)
   end
   return out
 end
+-- A checkpoint's stored value: packed (0x94: {record, payload, blob names, checksum}) or,
+-- as first written, the record alone with its payload and blob names in KEYS[2]/KEYS[3].
+local function blob_names(field, v)
+  if string.byte(v, 1) == 0x94 then return cmsgpack.unpack(v)[3] end
+  return redis.call('HGET', KEYS[3], field)
+end
+-- The raw writes of a checkpoint: one packed field of KEYS[6] ({key, write, key, write...})
+-- and/or, as first written, one field per write listed in KEYS[7].
+local function writes_of(field)
+  local out = {}
+  local wi = redis.call('HGET', KEYS[7], field)
+  if wi then out = hmget(KEYS[6], cmsgpack.unpack(wi)) end
+  local packed = redis.call('HGET', KEYS[6], field)
+  if packed then
+    local t = cmsgpack.unpack(packed)
+    for i = 2, #t, 2 do out[#out + 1] = t[i] end
+  end
+  return out
+end
 """
 
 _GET_BUNDLE = _TOUCH + """
@@ -164,17 +196,17 @@ else
 end
 local rec = redis.call('HGET', KEYS[1], field)
 if not rec then return false end
-local pl = redis.call('HGET', KEYS[2], field)
+local pl = false
+if string.byte(rec, 1) ~= 0x94 then pl = redis.call('HGET', KEYS[2], field) end
 local blobs = {}
 local writes = {}
 if ARGV[4] == '1' then
-  local bk = redis.call('HGET', KEYS[3], field)
+  local bk = blob_names(field, rec)
   if bk then blobs = hmget(KEYS[5], cmsgpack.unpack(bk)) end
-  local wi = redis.call('HGET', KEYS[7], field)
-  if wi then writes = hmget(KEYS[6], cmsgpack.unpack(wi)) end
+  writes = writes_of(field)
 end
 touch(tonumber(ARGV[3]))
-return {rec, pl or false, blobs, writes}
+return {rec, pl, blobs, writes}
 """
 
 _PAGE = _TOUCH + """
@@ -197,42 +229,66 @@ return {members, hmget(KEYS[1], members)}
 """
 
 _PUT_CHECKPOINT = _TOUCH + """
--- ARGV: field, record, payload, blob-name list, ttl, cr member, created_at, then blob field/value pairs
-for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
+-- ARGV: field, packed checkpoint (record, payload, blob names, checksum), ttl, cr member,
+-- created_at, then blob field/value pairs
+for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
-redis.call('ZADD', KEYS[8], ARGV[7], ARGV[6])
-touch(tonumber(ARGV[5]))
+redis.call('ZADD', KEYS[8], ARGV[5], ARGV[4])
+touch(tonumber(ARGV[3]))
 return 1
 """
 
 _PUT_WRITES = _TOUCH + """
--- ARGV: checkpoint field, replace (1/0), ttl, then write field/value pairs
-local names = {}
-local seen = {}
+-- ARGV: checkpoint field, replace (1/0), ttl, the checkpoint's first-layout write-field
+-- prefix, then "<task>|<idx>" / write pairs. A checkpoint's writes are one packed field
+-- {key, write, key, write...}; a checkpoint whose writes were stored in the first layout
+-- (one field each, listed in KEYS[7]) keeps getting them that way.
+local replace = ARGV[2] == '1'
 local wi = redis.call('HGET', KEYS[7], ARGV[1])
 if wi then
+  local names, seen = {}, {}
   for _, n in ipairs(cmsgpack.unpack(wi)) do names[#names + 1] = n; seen[n] = true end
-end
-for i = 4, #ARGV, 2 do
-  if ARGV[2] == '1' then
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
-  else
-    redis.call('HSETNX', KEYS[6], ARGV[i], ARGV[i + 1])
+  for i = 5, #ARGV, 2 do
+    local name = ARGV[4] .. ARGV[i]
+    if replace then redis.call('HSET', KEYS[6], name, ARGV[i + 1]) else redis.call('HSETNX', KEYS[6], name, ARGV[i + 1]) end
+    if not seen[name] then names[#names + 1] = name; seen[name] = true end
   end
-  if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
+  redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
+elseif #ARGV >= 5 then
+  local t, at = {}, {}
+  local packed = redis.call('HGET', KEYS[6], ARGV[1])
+  if packed then
+    t = cmsgpack.unpack(packed)
+    for i = 1, #t, 2 do at[t[i]] = i end
+  end
+  for i = 5, #ARGV, 2 do
+    local j = at[ARGV[i]]
+    if j == nil then
+      t[#t + 1] = ARGV[i]; t[#t + 1] = ARGV[i + 1]; at[ARGV[i]] = #t - 1
+    elseif replace then
+      t[j + 1] = ARGV[i + 1]
+    end
+  end
+  redis.call('HSET', KEYS[6], ARGV[1], cmsgpack.pack(t))
 end
-redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
 touch(tonumber(ARGV[3]))
 return 1
 """
 
 _SET_RECORD = _TOUCH + """
--- ARGV: field, record, ttl. Only an existing record is replaced (no resurrection).
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+-- ARGV: field, record, ttl. Only an existing record is replaced (no resurrection); a
+-- packed checkpoint keeps its payload, blob names and checksum.
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+if string.byte(v, 1) == 0x94 then
+  local t = cmsgpack.unpack(v)
+  t[1] = ARGV[2]
+  v = cmsgpack.pack(t)
+else
+  v = ARGV[2]
+end
+redis.call('HSET', KEYS[1], ARGV[1], v)
 touch(tonumber(ARGV[3]))
 return 1
 """
@@ -247,6 +303,7 @@ for i = 1, #ARGV, 2 do
   redis.call('HDEL', KEYS[3], f)
   redis.call('ZREM', KEYS[4], f)
   redis.call('ZREM', KEYS[8], ARGV[i + 1])
+  redis.call('HDEL', KEYS[6], f)
   local wi = redis.call('HGET', KEYS[7], f)
   if wi then
     local names = cmsgpack.unpack(wi)
@@ -300,8 +357,17 @@ if cursor == '' then
 else
   field = prefix .. cursor
 end
+local function record(f)  -- the record alone (no payload) and its blob-name list
+  local v = redis.call('HGET', KEYS[1], f)
+  if not v then return nil end
+  if string.byte(v, 1) == 0x94 then
+    local t = cmsgpack.unpack(v)
+    return t[1], t[3]
+  end
+  return v, redis.call('HGET', KEYS[3], f)
+end
 if field and ARGV[3] == '1' then
-  local rec = redis.call('HGET', KEYS[1], field)
+  local rec = record(field)
   cursor = rec and cmsgpack.unpack(rec)[4] or nil
 end
 if type(cursor) ~= 'string' then cursor = nil end
@@ -317,12 +383,11 @@ while cursor and left > 0 do
     if redis.call('HEXISTS', KEYS[1], field) == 1 then more = 1 end
     break
   end
-  local rec = redis.call('HGET', KEYS[1], field)
+  local rec, bk = record(field)
   if not rec then break end  -- a pruned ancestor: the history ends here
   local r = cmsgpack.unpack(rec)
   local versions = r[15]
   local at, names = {}, {}
-  local bk = redis.call('HGET', KEYS[3], field)
   if bk then
     local all = cmsgpack.unpack(bk)
     for i = 1, #versions do
@@ -339,14 +404,11 @@ while cursor and left > 0 do
     end
   end
   local writes = {}
-  local wi = redis.call('HGET', KEYS[7], field)
-  if wi then
-    local wraws = hmget(KEYS[6], cmsgpack.unpack(wi))
-    for j = 1, #wraws do
-      if wraws[j] then
-        local ch = write_channel(wraws[j])
-        if ch == nil or remaining[ch] then writes[#writes + 1] = wraws[j] end
-      end
+  local wraws = writes_of(field)
+  for j = 1, #wraws do
+    if wraws[j] then
+      local ch = write_channel(wraws[j])
+      if ch == nil or remaining[ch] then writes[#writes + 1] = wraws[j] end
     end
   end
   steps[#steps + 1] = {rec, blobs, writes}
@@ -380,6 +442,53 @@ _enc = encode_component
 _EMPTY_PREFIX = pack([EMPTY_BLOB_TYPE, b"", ""])[: 2 + len(EMPTY_BLOB_TYPE)]
 _pack = pack
 _unpack = unpack
+#: The first byte of a packed checkpoint value (a msgpack array of 4; a bare record is an array of 15).
+_PACKED_CHECKPOINT = 0x94
+#: Checksums ("<algorithm>:<64 hex>") are stored as 1 algorithm byte + the 32-byte digest.
+_CHECKSUM_CODES = {"sha256": 1, "blake2b": 2}
+_CHECKSUM_NAMES = {code: f"{name}:" for name, code in _CHECKSUM_CODES.items()}
+
+
+def _checksum_bytes(checksum: str) -> bytes | str:
+    """``checksum`` as stored: compact bytes for the known 32-byte digests, else unchanged."""
+    algorithm, _, digest = checksum.partition(":")
+    code = _CHECKSUM_CODES.get(algorithm)
+    if code is None or len(digest) != 64:
+        return checksum
+    try:
+        return bytes((code,)) + bytes.fromhex(digest)
+    except ValueError:
+        return checksum
+
+
+def _checksum_text(stored: bytes | str) -> str:
+    if isinstance(stored, str):
+        return stored  # written before checksums were compacted, or an unknown algorithm
+    name = _CHECKSUM_NAMES.get(stored[0]) if len(stored) == 33 else None
+    return name + stored[1:].hex() if name else "?:" + stored.hex()  # "?:": fails verification
+
+
+def _decode_blob(channel: str, version: ChannelVersion, raw: bytes) -> StoredBlob:
+    typ, data, checksum = _unpack(raw)
+    return StoredBlob(channel, version, typ, data, _checksum_text(checksum))
+
+
+def _decode_record(raw: bytes, payload: bytes | None = None, *, include_payload: bool = True) -> StoredRecord:
+    """A record from its stored value: packed with its payload, or (first layout) bare."""
+    if raw[0] == _PACKED_CHECKPOINT:
+        inner, packed_payload, _names, checksum = msgpack.unpackb(raw, raw=True)
+        rec = unpack_record(inner, packed_payload, include_payload=include_payload)
+        if len(checksum) == 33 and checksum[0] in _CHECKSUM_NAMES:
+            rec.checksum = _checksum_text(checksum)
+        elif checksum:
+            rec.checksum = checksum.decode()  # an unknown algorithm, kept as text
+        return rec
+    return unpack_record(raw, payload, include_payload=include_payload)
+
+
+def _packed_writes(value: bytes | None) -> list[bytes]:
+    """The raw writes of a checkpoint's packed writes field ({key, write, ...})."""
+    return msgpack.unpackb(value, raw=True)[1::2] if value else []
 
 
 def _text(value: bytes | str) -> str:
@@ -695,10 +804,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
         blob_args: list[Any] = []
         for ns, b in blobs:
-            blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum])]
+            blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, _checksum_bytes(b.checksum)])]
         names = [self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()]
         args = [
-            field, pack_record(record, with_payload=False), record.payload or b"", _pack(names), self._ttl,
+            field, _pack_checkpoint(record, _pack(names)), self._ttl,
             self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)), *blob_args,
         ]
         return ("put_checkpoint", self._keys(record.thread_id), args)
@@ -715,12 +824,11 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if not res:
             return None
         rec_raw, payload, blob_raws, write_raws = res
-        record = unpack_record(rec_raw, payload or b"")
+        record = _decode_record(rec_raw, payload or b"")
         blobs: dict[BlobKey, StoredBlob] = {}
         for (ch, ver), raw in zip(record.channel_versions.items(), blob_raws):
             if raw:
-                typ, data, checksum = _unpack(raw)
-                blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+                blobs[(ch, ver)] = _decode_blob(ch, ver, raw)
         writes = [RedisCheckpointManager._decode_write(raw) for raw in write_raws if raw]
         return StoredBundle(record, blobs, writes)
 
@@ -731,14 +839,15 @@ class RedisCheckpointManager(BaseCheckpointManager):
     @staticmethod
     def _decode_write(raw: bytes) -> StoredWrite:
         task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
-        return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
+        return StoredWrite(task_id, idx, channel, typ, payload, _checksum_text(checksum), task_path)
 
     def _writes_request(self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], replace: bool) -> tuple:
-        args: list[Any] = [self._field(ns, checkpoint_id), "1" if replace else "0", self._ttl]
+        legacy_prefix = f"{_enc(ns)}|{_enc(checkpoint_id)}|"  # the first layout's write fields
+        args: list[Any] = [self._field(ns, checkpoint_id), "1" if replace else "0", self._ttl, legacy_prefix]
         for w in writes:
             args += [
-                self._write_field(ns, checkpoint_id, w.task_id, w.idx),
-                _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]),
+                f"{_enc(w.task_id)}|{w.idx}",
+                _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, _checksum_bytes(w.checksum), w.task_path]),
             ]
         return ("put_writes", self._keys(thread_id), args)
 
@@ -750,12 +859,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return {}
         fields = [self._blob_field(ns, ch, ver) for ch, ver in keys]
         raws = yield ("cmd", "HMGET", self._keys(thread_id)[BLOB], *fields)
-        out = {}
-        for (ch, ver), raw in zip(keys, raws):
-            if raw is not None:
-                typ, data, checksum = _unpack(raw)
-                out[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
-        return out
+        return {(ch, ver): _decode_blob(ch, ver, raw) for (ch, ver), raw in zip(keys, raws) if raw is not None}
 
     def _plan_attach_elements(self, bundle: OpenedBundle) -> Plan:
         """Async-capable twin of base ``_attach_elements``: list elements named by manifests.
@@ -830,12 +934,13 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return []
         need = None if q.limit is None else q.offset + q.limit
         index = self._index_range(q) if q.checkpoint_id is None else None
+        decode = self._record_decoder(q.include_payload)
         if q.checkpoint_id is not None and q.checkpoint_ns is not None:
             raws = yield ("cmd", "HMGET", keys[REC], self._field(q.checkpoint_ns, q.checkpoint_id))
-            recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+            recs = [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
         elif index is None:
             found = yield ("cmd", "HGETALL", keys[REC])
-            recs = [rec for rec in (unpack_record(r) for r in found.values()) if record_matches(rec, q)]
+            recs = [rec for rec in (decode(r) for r in found.values()) if record_matches(rec, q)]
             recs.sort(key=sort_key(q), reverse=True)
             recs = recs[q.offset : need]
         else:
@@ -843,22 +948,29 @@ class RedisCheckpointManager(BaseCheckpointManager):
             if exact:
                 count = -1 if q.limit is None else q.limit
                 _, raws = yield ("script", "page", keys, [mode, upper, lower, q.offset, count, self._read_ttl])
-                recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+                recs = [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
             else:
                 start, size, recs = 0, (-1 if need is None else max(64, 2 * need)), []
                 while True:
                     fields, raws = yield ("script", "page", keys, [mode, upper, lower, start, size, self._read_ttl])
-                    recs += [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+                    recs += [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
                     if size < 0 or len(fields) < size or (need is not None and len(recs) >= need):
                         break
                     start, size = start + size, size * 2
                 recs = recs[q.offset : need]
-        if q.include_payload and recs:
-            fields = [self._field(r.checkpoint_ns, r.checkpoint_id) for r in recs]
+        bare = [r for r in recs if r.payload is None] if q.include_payload else []
+        if bare:  # records of the first layout: payloads stored apart
+            fields = [self._field(r.checkpoint_ns, r.checkpoint_id) for r in bare]
             payloads = yield ("cmd", "HMGET", keys[PL], *fields)
-            for rec, payload in zip(recs, payloads):
+            for rec, payload in zip(bare, payloads):
                 rec.payload = payload or b""
         return recs
+
+    @staticmethod
+    def _record_decoder(include_payload: bool) -> Any:
+        if include_payload:
+            return _decode_record
+        return lambda raw: _decode_record(raw, include_payload=False)
 
     def _plan_query(self, query: RecordQuery) -> Plan:
         if query.thread_id is not None:
@@ -868,12 +980,16 @@ class RedisCheckpointManager(BaseCheckpointManager):
         for chunk in _chunks(sorted(threads), self._batch):
             results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
             for mapping in results:
-                found += [rec for rec in (unpack_record(r) for r in mapping.values()) if record_matches(rec, query)]
+                found += [rec for rec in map(_decode_record, mapping.values()) if record_matches(rec, query)]
         found.sort(key=sort_key(query), reverse=True)
         end = None if query.limit is None else query.offset + query.limit
         found = found[query.offset : end]
-        if query.include_payload:
-            for chunk in _chunks(found, self._batch):
+        if not query.include_payload:
+            for rec in found:
+                rec.payload = None
+        else:
+            bare = [r for r in found if r.payload is None]  # first layout: payloads stored apart
+            for chunk in _chunks(bare, self._batch):
                 cmds = [("HGET", self._keys(r.thread_id)[PL], self._field(r.checkpoint_ns, r.checkpoint_id)) for r in chunk]
                 for rec, payload in zip(chunk, (yield ("pipeline", cmds))):
                     rec.payload = payload or b""
@@ -900,11 +1016,12 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     def _plan_read_writes(self, thread_id: str, ns: str, checkpoint_id: str) -> Plan:
         keys = self._keys(thread_id)
-        index = yield ("cmd", "HGET", keys[WI], self._field(ns, checkpoint_id))
+        field = self._field(ns, checkpoint_id)
+        index, packed = yield ("pipeline", [("HGET", keys[WI], field), ("HGET", keys[W], field)])
+        raws = _packed_writes(packed)
         names = _unpack(index) if index else []
-        if not names:
-            return []
-        raws = yield ("cmd", "HMGET", keys[W], *names)
+        if names:  # writes stored in the first layout, one field each
+            raws = [*(yield ("cmd", "HMGET", keys[W], *names)), *raws]
         return [self._decode_write(raw) for raw in raws if raw is not None]
 
     def _plan_delta_lineage(self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]) -> Plan:
@@ -930,8 +1047,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
                 blobs: dict[BlobKey, StoredBlob] = {}
                 for i in range(0, len(blob_raws), 2):
                     ch, ver = versions[int(blob_raws[i]) - 1]
-                    typ, data, checksum = _unpack(blob_raws[i + 1])
-                    blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+                    blobs[(ch, ver)] = _decode_blob(ch, ver, blob_raws[i + 1])
                 seeds: dict[str, DeltaSeed] = {}
                 for ch in remaining:  # base's order: the same set, the same iteration
                     ver = rec.channel_versions.get(ch)
@@ -1030,7 +1146,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
             for tid, mapping in zip(chunk, results):
                 for raw in mapping.values():
-                    rec = unpack_record(raw)
+                    rec = _decode_record(raw, include_payload=False)
                     if any(record_matches(rec, q) for q in queries):
                         by_thread.setdefault(tid, []).append((rec.checkpoint_ns, rec.checkpoint_id))
         removed = 0
@@ -1080,8 +1196,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
             copy = dataclasses.replace(rec, thread_id=target, payload=sealed, checksum=checksum, updated_at=time.time(),
                                        tags=list(rec.tags), metadata=dict(rec.metadata), channel_versions=dict(rec.channel_versions))
             calls.append(self._write_request(copy, new_blobs))
-            names = wi_all.get(self._field(ns, rec.checkpoint_id).encode())
+            field = self._field(ns, rec.checkpoint_id).encode()
+            names = wi_all.get(field)
             raws = [w_all.get(n if isinstance(n, bytes) else n.encode()) for n in (_unpack(names) if names else [])]
+            raws += _packed_writes(w_all.get(field))
             writes = [self._open_write(source, ns, rec.checkpoint_id, self._decode_write(r)) for r in raws if r]
             if writes:
                 stored = self._prepare_writes(target, ns, rec.checkpoint_id, [tuple(w) for w in writes])
@@ -1127,7 +1245,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             raw = self._client.hget(keys[REC], field)
             if raw is None:
                 return False
-            rec = apply_update(unpack_record(raw), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
+            rec = apply_update(_decode_record(raw, include_payload=False), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
             return bool(self._scripts["set_record"](keys=keys, args=[field, pack_record(rec, with_payload=False), self._ttl]))
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
@@ -1297,6 +1415,21 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if known is not None:
             known.discard_thread(thread_id)
         self._count("threads_deleted")
+
+
+def _pack_checkpoint(r: StoredRecord, names: bytes) -> bytes:
+    """A checkpoint's stored value: ``{record, payload, blob names, checksum}`` as a msgpack
+    array of raw strings, so that the scripts can unpack it (Lua's cmsgpack reads no msgpack
+    bin). The record is ``pack_record``'s, with the checksum moved out in compact form."""
+    record = _pack([
+        r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.workflow_id, r.kind,
+        r.payload_type, "", r.size, r.created_at, r.updated_at, r.status, r.tags, r.metadata,
+        [[k, v] for k, v in r.channel_versions.items()],
+    ])
+    checksum = _checksum_bytes(r.checksum)
+    if isinstance(checksum, str):
+        checksum = checksum.encode()  # an unknown algorithm: kept as text
+    return msgpack.packb([record, r.payload or b"", names, checksum], use_bin_type=False)
 
 
 def _first_named(
