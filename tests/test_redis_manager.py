@@ -848,3 +848,25 @@ def test_data_of_the_first_layout_stays_readable_and_writable(make_manager):
     assert normalize(graph.get_state(cfg).values) == normalize(history[0].values)
     graph.invoke({"messages": [HumanMessage("m4", id="m4")]}, cfg)
     assert [m.content for m in graph.get_state(cfg).values["messages"]][-2:][0] == "m4"
+
+
+def test_blob_fields_derived_by_the_scripts_match_the_stored_ones(make_manager):
+    """Packed checkpoints whose channel names and versions the scripts can encode store no
+    list of blob fields; every other checkpoint stores it. Both read back every blob,
+    latest and by id, and through the delta walk."""
+    m = make_manager()
+    odd_channels = {"branch:to:agent": "00000000000000000000000000000002.0.5", "a b~c": "1.0", "%2A{x}|*?": "v", "__start__": "1"}
+    odd_versions = {"n": 7, "f": 0.1 + 0.2, "q": 'quo"te', "u": "ünï", "dot": ".."}
+    odd_names = {"ünï": "1", ".": "1", "..": "2"}
+    for i, channels in enumerate([odd_channels, odd_versions, odd_names]):
+        cid = f"{i:03}"
+        expected = {ch: f"{ch}={v}".encode() for ch, v in channels.items()}
+        _put(m, "t", cid, {ch: (v, expected[ch]) for ch, v in channels.items()})
+        for bundle in (m.get_langgraph_bundle("t"), m.get_langgraph_bundle("t", "", cid)):
+            assert bundle.record.checkpoint_id == cid
+            assert {ch: raw for (ch, _), (_, raw) in bundle.blobs.items()} == expected
+        _put(m, "t", f"{cid}-child", {ch: (v, None) for ch, v in channels.items()}, parent=cid)
+        steps = m.delta_lineage("t", "", f"{cid}-child", list(channels))  # starts at the parent
+        assert {ch: seed[1] for _, seeds in steps for ch, seed in seeds.items()} == expected
+    cold = make_manager(key_prefix=m.params.key_prefix)
+    assert {ch for ch, _ in cold.get_langgraph_bundle("t", "", "000").blobs} == set(odd_channels)
