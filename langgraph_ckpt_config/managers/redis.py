@@ -569,6 +569,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
             self._scripts = {name: self._client.register_script(src) for name, src in _SCRIPTS.items()}
             self._client.ping()
         self._fast_scripts = _DirectScripts.for_client(self._client) or _DirectClusterScripts.for_client(self._client, self._scripts)
+        if p.cluster_enabled:
+            with self._translate():  # on every primary: no NOSCRIPT round trip per node later
+                for src in _SCRIPTS.values():
+                    self._client.script_load(src)
 
     def _describe_endpoint(self) -> str:
         p = self.params
@@ -1595,16 +1599,23 @@ class _DirectScripts:
             conn.send_packed_command([command], check_health=False)
             response = conn.read_response()
         except rexc.ResponseError:
-            pool.pool.put_nowait(conn)  # a complete error reply: the connection is fine
+            _put_back(pool, conn)  # a complete error reply: the connection is fine
             raise
         except BaseException:
             conn.disconnect()
-            pool.pool.put_nowait(conn)
+            _put_back(pool, conn)
             raise
-        pool.pool.put_nowait(conn)
-        if isinstance(response, rexc.ResponseError):
-            raise response
+        _put_back(pool, conn)
         return response
+
+
+def _put_back(pool: Any, conn: Any) -> None:
+    """Return ``conn`` to a ``BlockingConnectionPool``'s queue (a queue that is full was
+    replaced by a reset of the pool: the connection is then dropped)."""
+    try:
+        pool.pool.put_nowait(conn)
+    except queue.Full:
+        conn.disconnect()
 
 
 class _DirectClusterScripts:
@@ -1640,29 +1651,75 @@ class _DirectClusterScripts:
         if pool is None:
             return self._scripts[name](keys=keys, args=args)
         sha, src = self._requests[name]
+        command = _script_command(b"EVALSHA", sha, keys, args, self._key_parts)
         try:
             try:
-                return self._send(pool, _script_command(b"EVALSHA", sha, keys, args, self._key_parts))
+                return self._send(pool, command)
             except rexc.NoScriptError:  # a restarted or new node's empty script cache
-                return self._send(pool, _script_command(b"EVAL", src, keys, args, self._key_parts))
+                # SCRIPT LOAD goes to every primary (as redis-py's Script does), so the
+                # other nodes do not each answer NOSCRIPT once.
+                self._client.script_load(src.decode())
+                return self._send(pool, command)
         except self._REDIRECTED:
             return self._scripts[name](keys=keys, args=args)
 
     @staticmethod
     def _send(pool: Any, command: bytes) -> Any:
-        conn = pool.get_connection()
+        conn = _take_connection(pool)
         try:
             conn.send_packed_command([command], check_health=False)
             response = conn.read_response()
         except rexc.ResponseError:
-            pool.release(conn)  # a complete error reply: the connection is fine
+            _give_back(pool, conn)  # a complete error reply: the connection is fine
             raise
         except BaseException:
             conn.disconnect()
-            pool.release(conn)
+            _give_back(pool, conn)
             raise
-        pool.release(conn)
+        _give_back(pool, conn)
         return response
+
+
+def _lean_pool(pool: Any) -> bool:
+    """Whether ``pool`` is a ``redis.ConnectionPool`` with the internals ``_take_connection``
+    uses, in the process that made it."""
+    return (
+        type(pool) is redis.ConnectionPool
+        and getattr(pool, "pid", None) == os.getpid()
+        and isinstance(getattr(pool, "_available_connections", None), list)
+        and isinstance(getattr(pool, "_in_use_connections", None), set)
+        and hasattr(getattr(pool, "_lock", None), "__enter__")
+        and getattr(pool, "cache", None) is None
+    )
+
+
+def _take_connection(pool: Any) -> Any:
+    """An idle connection of a ``ConnectionPool`` (what its ``get_connection`` does, minus its
+    metrics hooks and per-call socket poll: our callers read every reply in full or
+    disconnect); a new one through ``get_connection`` when none is idle."""
+    if _lean_pool(pool):
+        with pool._lock:
+            conn = pool._available_connections.pop() if pool._available_connections else None
+            if conn is not None:
+                pool._in_use_connections.add(conn)
+        if conn is not None:
+            try:
+                conn.connect()  # a no-op unless it was disconnected
+            except BaseException:
+                _give_back(pool, conn)
+                raise
+            return conn
+    return pool.get_connection()
+
+
+def _give_back(pool: Any, conn: Any) -> None:
+    if _lean_pool(pool):
+        with pool._lock:
+            if conn in pool._in_use_connections:
+                pool._in_use_connections.remove(conn)
+                pool._available_connections.append(conn)
+                return
+    pool.release(conn)
 
 
 def _first_named(
