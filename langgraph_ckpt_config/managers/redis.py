@@ -263,7 +263,8 @@ _PUT_WRITES = _TOUCH + """
 -- {key, write, key, write...}; a checkpoint whose writes were stored in the first layout
 -- (one field each, listed in KEYS[7]) keeps getting them that way.
 local replace = ARGV[2] == '1'
-local wi = redis.call('HGET', KEYS[7], ARGV[1])
+local packed = redis.call('HGET', KEYS[6], ARGV[1])
+local wi = (not packed) and redis.call('HGET', KEYS[7], ARGV[1])
 if wi then
   local names, seen = {}, {}
   for _, n in ipairs(cmsgpack.unpack(wi)) do names[#names + 1] = n; seen[n] = true end
@@ -275,7 +276,6 @@ if wi then
   redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
 elseif #ARGV >= 5 then
   local t, at = {}, {}
-  local packed = redis.call('HGET', KEYS[6], ARGV[1])
   if packed then
     t = cmsgpack.unpack(packed)
     for i = 1, #t, 2 do at[t[i]] = i end
@@ -716,13 +716,19 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ executors
     def _run(self, plan: Plan) -> Any:
-        with self._translate():
-            try:
-                request = next(plan)
-                while True:
-                    request = plan.send(self._execute(request))
-            except StopIteration as stop:
-                return stop.value
+        # _translate's handling inline: a context manager per call costs more than the rest of it
+        try:
+            request = next(plan)
+            while True:
+                request = plan.send(self._execute(request))
+        except StopIteration as stop:
+            return stop.value
+        except CkptError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
+        except rexc.RedisError as exc:
+            raise ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}") from None
 
     async def _arun(self, plan: Plan) -> Any:
         with self._translate():
