@@ -925,14 +925,18 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _plan_attach_elements(self, bundle: OpenedBundle) -> Plan:
         """Async-capable twin of base ``_attach_elements``: list elements named by manifests.
 
-        Every element and list-tree node is fetched here (one ``HMGET`` per tree level,
-        none when cached), so base ``_load_elements`` finds them all and does no I/O.
+        Warm (every element and node in this process's cache): base ``_load_elements`` alone.
+        Otherwise every missing element and list-tree node is fetched here (one ``HMGET`` per
+        tree level), so that ``_load_elements`` then finds them all and does no I/O.
         """
         hashes = bundle.manifest_hashes()
         if hashes:
             tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
-            stored = yield from self._plan_fetch_elements(tid, ns, hashes)
-            bundle.elements = self._load_elements(tid, ns, hashes, lambda keys: stored)
+            try:
+                bundle.elements = self._load_elements(tid, ns, hashes, _fetch_nothing)
+            except _NotCached:
+                stored = yield from self._plan_fetch_elements(tid, ns, hashes)
+                bundle.elements = self._load_elements(tid, ns, hashes, lambda keys: stored)
         return bundle
 
     def _plan_fetch_elements(self, thread_id: str, ns: str, digests: Any) -> Plan:
@@ -1503,10 +1507,19 @@ def _derivable_names(versions: dict[str, ChannelVersion]) -> bool:
     return True
 
 
+class _NotCached(Exception):
+    """Raised by ``_fetch_nothing``: an element is not in the process cache."""
+
+
+def _fetch_nothing(keys: Any) -> Any:
+    raise _NotCached
+
+
 def _resp_args(parts: Sequence[Any]) -> list[bytes]:
     """Arguments in the Redis protocol, as redis-py's encoder writes them (str as UTF-8,
     int in decimal, float by ``repr``)."""
     out = []
+    append = out.append
     for part in parts:
         kind = type(part)
         if kind is str:
@@ -1515,7 +1528,9 @@ def _resp_args(parts: Sequence[Any]) -> list[bytes]:
             part = b"%d" % part
         elif kind is not bytes and kind is not bytearray:
             part = repr(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
+        append(b"$%d\r\n" % len(part))
+        append(part)
+        append(b"\r\n")
     return out
 
 
