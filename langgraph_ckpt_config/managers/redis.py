@@ -1667,8 +1667,10 @@ class _DirectClusterScripts:
     def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         pool = None
         if os.getpid() == self._pid:
-            with contextlib.suppress(Exception):
+            try:
                 pool = self._client.get_node_from_key(keys[0]).redis_connection.connection_pool
+            except Exception:  # no slot table yet, a node without a client: redis-py's path
+                pool = None
         if pool is None:
             return self._scripts[name](keys=keys, args=args)
         sha, src = self._requests[name]
@@ -1701,12 +1703,22 @@ class _DirectClusterScripts:
         return response
 
 
+_LEAN_POOLS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _lean_pool(pool: Any) -> bool:
     """Whether ``pool`` is a ``redis.ConnectionPool`` with the internals ``_take_connection``
-    uses, in the process that made it."""
+    uses, in the process that made it (the type check is remembered per pool)."""
+    lean = _LEAN_POOLS.get(pool)
+    if lean is None:
+        lean = _LEAN_POOLS[pool] = _has_lean_internals(pool)
+    return lean and pool.pid == os.getpid()
+
+
+def _has_lean_internals(pool: Any) -> bool:
     return (
         type(pool) is redis.ConnectionPool
-        and getattr(pool, "pid", None) == os.getpid()
+        and isinstance(getattr(pool, "pid", None), int)
         and isinstance(getattr(pool, "_available_connections", None), list)
         and isinstance(getattr(pool, "_in_use_connections", None), set)
         and hasattr(getattr(pool, "_lock", None), "__enter__")
