@@ -870,3 +870,19 @@ def test_blob_fields_derived_by_the_scripts_match_the_stored_ones(make_manager):
         assert {ch: seed[1] for _, seeds in steps for ch, seed in seeds.items()} == expected
     cold = make_manager(key_prefix=m.params.key_prefix)
     assert {ch for ch, _ in cold.get_langgraph_bundle("t", "", "000").blobs} == set(odd_channels)
+
+
+def test_direct_script_calls_leave_the_connection_usable_after_an_error(make_manager):
+    """Script calls bypass redis-py's command path (``_DirectScripts`` / ``_DirectClusterScripts``):
+    an error reply is raised as our error and the connection -- here the only one -- stays in
+    step with the server for the next call."""
+    from langgraph_ckpt_config.errors import ManagerError
+    from langgraph_ckpt_config.managers.redis import iter_one
+
+    m = make_manager(connection_pool_size=1)
+    assert m._fast_scripts is not None
+    _put(m, "t", "001", {"c": (1, b"v")})
+    for _ in range(3):
+        with pytest.raises(ManagerError, match="float"):  # ZREVRANGEBYSCORE: max is not a float
+            m._run(iter_one(("script", "page", m._keys("t"), ["score", "not-a-number", "-inf", 0, 1, 0])))
+        assert m.get_langgraph_bundle("t").blobs[("c", 1)][1] == b"v"
