@@ -886,3 +886,39 @@ def test_direct_script_calls_leave_the_connection_usable_after_an_error(make_man
         with pytest.raises(ManagerError, match="float"):  # ZREVRANGEBYSCORE: max is not a float
             m._run(iter_one(("script", "page", m._keys("t"), ["score", "not-a-number", "-inf", 0, 1, 0])))
         assert m.get_langgraph_bundle("t").blobs[("c", 1)][1] == b"v"
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_cold_latest_read_is_one_round_trip(make_manager, encrypted):
+    """A process that never read the thread gets the namespace's (sealed) list elements with
+    the checkpoint: one round trip. Under client encryption nothing is stored differently; a
+    thread whose blob hash is over ``cold_read_max_fields`` reads its list tree level by level."""
+    import base64
+
+    from langchain_core.messages import HumanMessage
+
+    params = {"client_encryption": {"enabled": True, "keys": "k1:" + base64.b64encode(bytes(range(32))).decode()}} if encrypted else {}
+    writer = make_manager(**params)
+    graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(writer))
+    cfg = {"configurable": {"thread_id": "t"}}
+    for i in range(20):  # 40 messages: a list tree of two levels
+        graph.invoke({"messages": [HumanMessage(f"m{i}", id=f"m{i}")]}, cfg)
+    expected = normalize(graph.get_state(cfg).values)
+
+    def cold_read(**overrides):
+        m = make_manager(key_prefix=writer.params.key_prefix, **params)
+        for name, value in overrides.items():
+            setattr(m, name, value)
+        calls = []
+        original = m._execute
+        m._execute = lambda request: (calls.append(request[0]), original(request))[1]
+        saver = ConfigCheckpointSaver(m)
+        values = normalize(chat_graph().compile(checkpointer=saver).get_state(cfg).values)
+        return values, len(calls), saver
+
+    values, trips, saver = cold_read()
+    assert values == expected and trips == 1
+    again = normalize(chat_graph().compile(checkpointer=saver).get_state(cfg).values)
+    assert again == expected  # warm now: no elements asked for, all from the cache
+    values, trips, _ = cold_read(cold_read_max_fields=5)  # too big for the one-trip read
+    assert values == expected and trips > 1

@@ -222,9 +222,24 @@ if ARGV[4] == '1' then
   if names then blobs = hmget(KEYS[5], names) end
   writes = writes_of(field)
 end
+-- A reader with a cold cache (ARGV[5]: the namespace's element-field prefix) also gets the
+-- namespace's list elements and nodes, sealed, when the thread is small enough (HLEN <=
+-- ARGV[6]): its cold read is one round trip instead of one per list-tree level.
+local elements = false
+if ARGV[4] == '1' and ARGV[5] and ARGV[5] ~= '' and redis.call('HLEN', KEYS[5]) <= tonumber(ARGV[6]) then
+  elements = {}
+  local all = redis.call('HGETALL', KEYS[5])
+  local p, n = ARGV[5], #ARGV[5]
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, n) == p then
+      elements[#elements + 1] = string.sub(all[i], n + 1)
+      elements[#elements + 1] = all[i + 1]
+    end
+  end
+end
 touch(tonumber(ARGV[3]))
 -- one bulk reply (msgpack of raw strings): far cheaper for the client to parse than nested arrays
-return cmsgpack.pack({rec, pl, blobs, writes})
+return cmsgpack.pack({rec, pl, blobs, writes, elements})
 """
 
 _PAGE = _TOUCH + """
@@ -558,6 +573,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             raise ConfigError("cluster_enabled needs at least one entry in cluster_nodes (or a url)", path="cluster_nodes")
         self._prefix = p.key_prefix
         self._key_cache: dict[str, list[str]] = {}
+        self._warm_threads: set[tuple[str, str]] = set()
         self._where = self._describe_endpoint()
         self._batch = p.pipeline_size if p.pipeline_enabled else 1
         if p.local_cache_enabled:  # see the module docstring: a decoded-blob cache, not RESP3 tracking
@@ -876,26 +892,62 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
         yield ("script", *self._write_request(record, blobs))
 
-    def _bundle_request(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> tuple:
+    #: A cold read gets the namespace's elements with the checkpoint when the thread's blob
+    #: hash has at most this many fields (bounds the reply and the script's time).
+    cold_read_max_fields = 2048
+
+    def _bundle_request(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True, cold: bool = False) -> tuple:
         args = [f"{_enc(ns)}|", checkpoint_id or "", self._read_ttl, "1" if full else "0"]
+        if cold:
+            args += [f"{_enc(ns)}|{_enc(ELEMENT_CHANNEL)}|", self.cold_read_max_fields]
         return ("get_bundle", self._keys(thread_id), args)
 
     @staticmethod
-    def _decode_bundle(res: Any) -> StoredBundle | None:
+    def _decode_bundle(res: Any, on_elements: Any = None) -> StoredBundle | None:
+        """The stored bundle of a ``get_bundle`` reply; ``on_elements(record, flat)`` receives
+        the elements of a cold read (``[json digest, stored element, ...]``), if any."""
         if not res:
             return None
-        rec_raw, payload, blob_raws, write_raws = msgpack.unpackb(res, raw=True)
+        rec_raw, payload, blob_raws, write_raws, *extra = msgpack.unpackb(res, raw=True)
         record = _decode_record(rec_raw, payload or b"")
         blobs: dict[BlobKey, StoredBlob] = {}
         for (ch, ver), raw in zip(record.channel_versions.items(), blob_raws):
             if raw:
                 blobs[(ch, ver)] = _decode_blob(ch, ver, raw)
         writes = [RedisCheckpointManager._decode_write(raw) for raw in write_raws if raw]
+        if on_elements is not None and extra and extra[0]:
+            on_elements(record, extra[0])
         return StoredBundle(record, blobs, writes)
 
     def _plan_read_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> Plan:
-        res = yield ("script", *self._bundle_request(thread_id, ns, checkpoint_id, full))
-        return self._decode_bundle(res)
+        cold = full and (thread_id, ns) not in self._warm_threads
+        res = yield ("script", *self._bundle_request(thread_id, ns, checkpoint_id, full, cold))
+        if not cold:
+            return self._decode_bundle(res)
+        bundle = self._decode_bundle(res, self._cache_cold_elements)
+        self._mark_warm(thread_id, ns)
+        return bundle
+
+    def _mark_warm(self, thread_id: str, ns: str) -> None:
+        """This process has read or written the namespace: its list elements are (or were) in
+        the element cache, so reads stop asking for all of them."""
+        warm = self._warm_threads
+        if len(warm) >= 100_000:
+            warm.clear()
+        warm.add((thread_id, ns))
+
+    def _cache_cold_elements(self, record: StoredRecord, flat: Sequence[bytes]) -> None:
+        """Verify, open and cache (by digest, base ``_open_blob``) the elements a cold read
+        brought, so ``_plan_attach_elements`` finds the bundle's in the cache. One that fails
+        verification is skipped here: if the bundle needs it, the usual fetch reports it."""
+        tid, ns, cache = record.thread_id, record.checkpoint_ns, self._element_cache
+        for i in range(0, len(flat), 2):
+            try:
+                digest = json.loads(flat[i])
+                if cache.get(digest) is None:
+                    self._open_blob(tid, ns, _decode_blob(ELEMENT_CHANNEL, digest, flat[i + 1]))
+            except (CkptError, ValueError, TypeError):
+                continue
 
     @staticmethod
     def _decode_write(raw: bytes) -> StoredWrite:
@@ -1282,6 +1334,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         self._run(self._plan_write_checkpoint(record, blobs))
+        self._mark_warm(record.thread_id, record.checkpoint_ns)
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
         return self._run(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id))
@@ -1407,6 +1460,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._require_open()
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         await self._arun(self._plan_write_checkpoint(record, blobs))
+        self._mark_warm(record.thread_id, record.checkpoint_ns)
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
         plan = self._trim_check(record.thread_id, record.checkpoint_ns)
