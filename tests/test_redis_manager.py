@@ -777,7 +777,7 @@ def _write_first_layout(m: RedisCheckpointManager) -> None:
     blob names and each write in fields of their own, text checksums), to check that data
     written then stays readable and writable."""
     from langgraph_ckpt_config.managers.layout import pack, pack_record, unpack
-    from langgraph_ckpt_config.managers.redis import BK, CR, IDX, PL, REC, W, WI
+    from langgraph_ckpt_config.managers.redis import BK, CR, IDX, PL, REC, WI, W
 
     def write_checkpoint(record, blobs):
         keys, field = m._keys(record.thread_id), m._field(record.checkpoint_ns, record.checkpoint_id)

@@ -1588,11 +1588,6 @@ def _resp_args(parts: Sequence[Any]) -> list[bytes]:
     return out
 
 
-def _resp_command(parts: Sequence[Any]) -> bytes:
-    """One command in the Redis protocol (what redis-py's ``pack_command`` sends)."""
-    return b"".join([b"*%d\r\n" % len(parts), *_resp_args(parts)])
-
-
 def _script_command(verb: bytes, script: bytes, keys: Sequence[str], args: Sequence[Any], cache: dict) -> bytes:
     """``EVALSHA``/``EVAL``: the keys' part of the request is cached per key list (a thread's)."""
     key_part = cache.get(tuple(keys))
