@@ -116,6 +116,14 @@ class Servers:
         """Commands processed so far (client commands and those run by scripts), minus our INFO calls."""
         return sum(int(c.info("stats")["total_commands_processed"]) for c in self.clients)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server processes used so far (``INFO cpu``: user + system)."""
+        total = 0.0
+        for c in self.clients:
+            info = c.info("cpu")
+            total += float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+        return total
+
     def used_memory(self) -> int:
         return sum(int(c.info("memory")["used_memory"]) for c in self.clients)
 
@@ -254,6 +262,40 @@ def costs_table(costs: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------- CPU of the chat workload
+def chat_cpu(savers: dict[str, Any], servers: dict[str, Servers], threads: int, steps: int) -> dict[str, dict[str, float]]:
+    """CPU per chat step: this process (``time.process_time``) and the saver's own redis-server(s)
+    (``INFO cpu``), savers alternating thread by thread. Unlike wall time, CPU time barely moves
+    with the load other work puts on a shared machine."""
+    names = [n for n in savers if n in servers]
+    client = dict.fromkeys(names, 0.0)
+    server = dict.fromkeys(names, 0.0)
+    for t in range(threads):
+        for name in names:
+            s0, c0 = servers[name].cpu_seconds(), time.process_time()
+            chat_thread(savers[name], f"cpu-{t}", steps)
+            client[name] += time.process_time() - c0
+            server[name] += servers[name].cpu_seconds() - s0
+    n = threads * steps
+    return {
+        "client CPU per chat step": {k: v / n for k, v in client.items()},
+        "redis-server CPU per chat step": {k: v / n for k, v in server.items()},
+        "total CPU per chat step": {k: (client[k] + server[k]) / n for k in names},
+    }
+
+
+def cpu_table(cpu: dict[str, dict[str, float]]) -> str:
+    names = list(next(iter(cpu.values())))
+    lines = ["\n### CPU of the chat workload (ratio vs plainredis; lower is better)\n",
+             "This process's CPU (`time.process_time`) and the saver's own redis-server(s) (`INFO cpu`, user + "
+             "system; a cluster: its 3 masters), per chat step, savers alternating thread by thread. Less sensitive "
+             "than wall time to the load of other work on a shared machine.\n",
+             "| measure | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for label, row in cpu.items():
+        lines.append(f"| {label} | " + " | ".join(f"{row[n] * 1e3:.3f} ms ({row[n] / row[BASELINE]:.2f}x)" for n in names) + " |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------- extra reads
 def selective_ops(saver: Any, threads: int, steps: int) -> dict[str, Callable[[], Any]]:
     """Metadata filters a saver cannot answer from the first checkpoints it loads."""
@@ -311,12 +353,14 @@ def _fmt_ratio(value: float) -> str:
     return f"{value:.2f}x"
 
 
-def targets_table(chat: dict, reads: dict, extra: dict, mem: dict, costs: dict, asyncs: dict) -> tuple[str, list[tuple]]:
+def targets_table(chat: dict, reads: dict, extra: dict, mem: dict, costs: dict, asyncs: dict, cpu: dict) -> tuple[str, list[tuple]]:
     def r(row: dict, name: str = OURS) -> float:
         return row[name] / row[BASELINE]
 
     rows: list[tuple[str, str, bool]] = []
-    for label, row in [("chat workload", chat["chat workload (total)"]), ("graph turn", chat["graph turn (per invoke)"])]:
+    for label, row in [("chat workload", chat["chat workload (total)"]),
+                       ("chat workload, total CPU (client + redis-server)", cpu["total CPU per chat step"]),
+                       ("graph turn", chat["graph turn (per invoke)"])]:
         got = r(row)
         rows.append((f"{label} <= 0.6x plainredis (standalone / cluster)", f"{_fmt_ratio(got)} / {_fmt_ratio(r(row, CLUSTER))}", got <= 0.6 and r(row, CLUSTER) <= 0.6))
     selective = next(k for k in extra if "1 match" in k)
@@ -389,6 +433,8 @@ def main(argv: list[str] | None = None) -> str:
         cold = {OURS: cold_ours(savers[OURS].manager), CLUSTER: cold_ours(savers[CLUSTER].manager)}
         costs = per_op_costs(savers, servers, rt_steps, rt, cold)
         gc.collect()
+        cpu = chat_cpu(savers, servers, max(2, threads // 2), steps)
+        gc.collect()
 
         mem_before = {name: (s.used_memory(), s.key_bytes()) for name, s in servers.items()}
         chat = {"chat workload (total)": interleaved_chat(savers, threads, steps)}
@@ -418,6 +464,7 @@ def main(argv: list[str] | None = None) -> str:
         report.append(ratio_table("Reads after the chat workload (bench_savers' read_ops)", reads, BASELINE))
         report.append(ratio_table("Metadata filters that select few checkpoints", extra, BASELINE))
         report.append(ratio_table("Async: concurrent graph threads (ainvoke)", asyncs, BASELINE))
+        report.append(cpu_table(cpu))
         report.append(costs_table(costs))
         mem_lines = ["\n### Memory per checkpoint after the chat workload (ratio vs plainredis; lower is better)\n",
                      "| measure | " + " | ".join(servers) + " |", "|---" * (len(servers) + 1) + "|"]
@@ -429,7 +476,7 @@ def main(argv: list[str] | None = None) -> str:
         peers = ["\n### Peers that could not run\n", "| saver | why |", "|---|---|"]
         peers += [f"| {name} | {why} |" for name, why in unavailable.items()] or ["| (none) | |"]
         report.append("\n".join(peers))
-        table, _rows = targets_table(chat, reads, extra, mem, costs, asyncs)
+        table, _rows = targets_table(chat, reads, extra, mem, costs, asyncs, cpu)
         report.append(table)
     text = "\n".join(report) + "\n"
     print(text)

@@ -769,3 +769,156 @@ async def test_aclose_closes_the_clients_of_other_live_loops_too(redis_server):
         loop.call_soon_threadsafe(loop.stop)
         runner.join(10)
         loop.close()
+
+
+# --------------------------------------------------------------------------- layout compatibility
+def _write_first_layout(m: RedisCheckpointManager) -> None:
+    """Make ``m`` store checkpoints and writes the way the first layout did (record, payload,
+    blob names and each write in fields of their own, text checksums), to check that data
+    written then stays readable and writable."""
+    from langgraph_ckpt_config.managers.layout import pack, pack_record, unpack
+    from langgraph_ckpt_config.managers.redis import BK, CR, IDX, PL, REC, WI, W
+
+    def write_checkpoint(record, blobs):
+        keys, field = m._keys(record.thread_id), m._field(record.checkpoint_ns, record.checkpoint_id)
+        pipe = m._client.pipeline(transaction=False)
+        for ns, b in blobs:
+            pipe.hsetnx(keys[BLOB], m._blob_field(ns, b.channel, b.version), pack([b.payload_type, b.payload, b.checksum]))
+        names = [m._blob_field(record.checkpoint_ns, ch, v) for ch, v in record.channel_versions.items()]
+        pipe.hset(keys[REC], field, pack_record(record, with_payload=False))
+        pipe.hset(keys[PL], field, record.payload)
+        pipe.hset(keys[BK], field, pack(names))
+        pipe.zadd(keys[IDX], {field: 0})
+        pipe.zadd(keys[CR], {m._cr_member(record.checkpoint_ns, record.checkpoint_id): record.created_at})
+        pipe.execute()
+
+    def write_writes(thread_id, ns, checkpoint_id, writes, *, replace):
+        keys, field = m._keys(thread_id), m._field(ns, checkpoint_id)
+        index = m._client.hget(keys[WI], field)
+        names = unpack(index) if index else []
+        for w in writes:
+            name = m._write_field(ns, checkpoint_id, w.task_id, w.idx)
+            value = pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path])
+            (m._client.hset if replace else m._client.hsetnx)(keys[W], name, value)
+            if name not in names:
+                names.append(name)
+        m._client.hset(keys[WI], field, pack(names))
+
+    m._write_checkpoint = write_checkpoint
+    m._write_writes = write_writes
+
+
+def test_data_of_the_first_layout_stays_readable_and_writable(make_manager):
+    from langchain_core.messages import HumanMessage
+
+    old = make_manager()
+    _write_first_layout(old)
+    graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(old))
+    cfg = {"configurable": {"thread_id": "t"}}
+    for i in range(3):
+        graph.invoke({"messages": [HumanMessage(f"m{i}", id=f"m{i}")]}, cfg)
+    before = [(s.config["configurable"]["checkpoint_id"], normalize(s.values), s.next) for s in graph.get_state_history(cfg)]
+    latest = before[0][0]
+    old._write_writes("t", "", latest, old._prepare_writes("t", "", latest, [("task", 0, "c", "bytes", b"old", "")]), replace=False)
+
+    from langgraph_ckpt_config.managers.redis import PL, WI
+
+    assert old._client.hlen(old._keys("t")[PL]) == len(before) and old._client.hlen(old._keys("t")[WI]) > 0
+    new = make_manager(key_prefix=old.params.key_prefix)  # cold caches, today's layout
+    saver = ConfigCheckpointSaver(new)
+    graph = chat_graph().compile(checkpointer=saver)
+    assert [(s.config["configurable"]["checkpoint_id"], normalize(s.values), s.next) for s in graph.get_state_history(cfg)] == before
+    # writes added to a checkpoint of the first layout go where its other writes are
+    for payload, replace in [(b"ignored", False), (b"replaced", True)]:
+        new.put_langgraph_writes(thread_id="t", checkpoint_ns="", checkpoint_id=latest, writes=[("task", 0, "c", "bytes", payload, ""), ("task", 1, "c", "bytes", b"more", "")], replace=replace)
+    assert [(w.idx, w.data) for w in new.get_langgraph_bundle("t").writes] == [(0, b"replaced"), (1, b"more")]
+    assert [(w.idx, w.data) for w in (new._open_write("t", "", latest, s) for s in new._read_writes("t", "", latest))] == [(0, b"replaced"), (1, b"more")]
+    assert new.update_checkpoint_metadata(latest, {"tag": "x"}, thread_id="t")
+    assert new.get_checkpoint_metadata(latest, thread_id="t").metadata["tag"] == "x"
+    assert new.verify_checkpoint(latest, thread_id="t")
+    # new checkpoints on top of old ones; copy, prune and delete see both layouts
+    graph.invoke({"messages": [HumanMessage("m3", id="m3")]}, cfg)
+    assert new._client.hlen(new._keys("t")[PL]) == len(before)  # the new checkpoints are packed
+    history = list(graph.get_state_history(cfg))
+    assert [m.content for m in history[0].values["messages"]][:6:2] == ["m0", "m1", "m2"]
+    saver.copy_thread("t", "copy")
+    copied = list(graph.get_state_history({"configurable": {"thread_id": "copy"}}))
+    assert [normalize(s.values) for s in copied] == [normalize(s.values) for s in history]
+    assert new.prune_thread("t", keep_last=1) == len(history) - 1
+    assert normalize(graph.get_state(cfg).values) == normalize(history[0].values)
+    graph.invoke({"messages": [HumanMessage("m4", id="m4")]}, cfg)
+    assert [m.content for m in graph.get_state(cfg).values["messages"]][-2:][0] == "m4"
+
+
+def test_blob_fields_derived_by_the_scripts_match_the_stored_ones(make_manager):
+    """Packed checkpoints whose channel names and versions the scripts can encode store no
+    list of blob fields; every other checkpoint stores it. Both read back every blob,
+    latest and by id, and through the delta walk."""
+    m = make_manager()
+    odd_channels = {"branch:to:agent": "00000000000000000000000000000002.0.5", "a b~c": "1.0", "%2A{x}|*?": "v", "__start__": "1"}
+    odd_versions = {"n": 7, "f": 0.1 + 0.2, "q": 'quo"te', "u": "ünï", "dot": ".."}
+    odd_names = {"ünï": "1", ".": "1", "..": "2"}
+    for i, channels in enumerate([odd_channels, odd_versions, odd_names]):
+        cid = f"{i:03}"
+        expected = {ch: f"{ch}={v}".encode() for ch, v in channels.items()}
+        _put(m, "t", cid, {ch: (v, expected[ch]) for ch, v in channels.items()})
+        for bundle in (m.get_langgraph_bundle("t"), m.get_langgraph_bundle("t", "", cid)):
+            assert bundle.record.checkpoint_id == cid
+            assert {ch: raw for (ch, _), (_, raw) in bundle.blobs.items()} == expected
+        _put(m, "t", f"{cid}-child", {ch: (v, None) for ch, v in channels.items()}, parent=cid)
+        steps = m.delta_lineage("t", "", f"{cid}-child", list(channels))  # starts at the parent
+        assert {ch: seed[1] for _, seeds in steps for ch, seed in seeds.items()} == expected
+    cold = make_manager(key_prefix=m.params.key_prefix)
+    assert {ch for ch, _ in cold.get_langgraph_bundle("t", "", "000").blobs} == set(odd_channels)
+
+
+def test_direct_script_calls_leave_the_connection_usable_after_an_error(make_manager):
+    """Script calls bypass redis-py's command path (``_DirectScripts`` / ``_DirectClusterScripts``):
+    an error reply is raised as our error and the connection -- here the only one -- stays in
+    step with the server for the next call."""
+    from langgraph_ckpt_config.errors import ManagerError
+    from langgraph_ckpt_config.managers.redis import iter_one
+
+    m = make_manager(connection_pool_size=1)
+    assert m._fast_scripts is not None
+    _put(m, "t", "001", {"c": (1, b"v")})
+    for _ in range(3):
+        with pytest.raises(ManagerError, match="float"):  # ZREVRANGEBYSCORE: max is not a float
+            m._run(iter_one(("script", "page", m._keys("t"), ["score", "not-a-number", "-inf", 0, 1, 0])))
+        assert m.get_langgraph_bundle("t").blobs[("c", 1)][1] == b"v"
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_cold_latest_read_is_one_round_trip(make_manager, encrypted):
+    """A process that never read the thread gets the namespace's (sealed) list elements with
+    the checkpoint: one round trip. Under client encryption nothing is stored differently; a
+    thread whose blob hash is over ``cold_read_max_fields`` reads its list tree level by level."""
+    import base64
+
+    from langchain_core.messages import HumanMessage
+
+    params = {"client_encryption": {"enabled": True, "keys": "k1:" + base64.b64encode(bytes(range(32))).decode()}} if encrypted else {}
+    writer = make_manager(**params)
+    graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(writer))
+    cfg = {"configurable": {"thread_id": "t"}}
+    for i in range(20):  # 40 messages: a list tree of two levels
+        graph.invoke({"messages": [HumanMessage(f"m{i}", id=f"m{i}")]}, cfg)
+    expected = normalize(graph.get_state(cfg).values)
+
+    def cold_read(**overrides):
+        m = make_manager(key_prefix=writer.params.key_prefix, **params)
+        for name, value in overrides.items():
+            setattr(m, name, value)
+        calls = []
+        original = m._execute
+        m._execute = lambda request: (calls.append(request[0]), original(request))[1]
+        saver = ConfigCheckpointSaver(m)
+        values = normalize(chat_graph().compile(checkpointer=saver).get_state(cfg).values)
+        return values, len(calls), saver
+
+    values, trips, saver = cold_read()
+    assert values == expected and trips == 1
+    again = normalize(chat_graph().compile(checkpointer=saver).get_state(cfg).values)
+    assert again == expected  # warm now: no elements asked for, all from the cache
+    values, trips, _ = cold_read(cold_read_max_fields=5)  # too big for the one-trip read
+    assert values == expected and trips > 1

@@ -2,14 +2,25 @@
 
 Key layout (``P`` = ``key_prefix``, ``T`` = the percent-encoded thread id, ``~`` for "")::
 
-    P{T}:rec    HASH  "<ns>|<checkpoint_id>" -> record fields (msgpack, no payload)
-    P{T}:pl     HASH  "<ns>|<checkpoint_id>" -> sealed payload
-    P{T}:bk     HASH  "<ns>|<checkpoint_id>" -> msgpack list of the blob fields it names
+    P{T}:rec    HASH  "<ns>|<checkpoint_id>" -> the packed checkpoint: a msgpack array of 4
+                      raw strings {record fields (msgpack), sealed payload, msgpack list of
+                      the blob fields it names, checksum}
     P{T}:idx    ZSET  "<ns>|<checkpoint_id>", all scores 0: per-namespace lexicographic index
     P{T}:cr     ZSET  "<checkpoint_id>\\0<ns>" scored by created_at: the manager API's order
     P{T}:blob   HASH  "<ns>|<channel>|<json version>" -> msgpack (type, payload, checksum)
-    P{T}:w      HASH  "<ns>|<checkpoint_id>|<task>|<idx>" -> msgpack write
-    P{T}:wi     HASH  "<ns>|<checkpoint_id>" -> msgpack list of its write fields
+    P{T}:w      HASH  "<ns>|<checkpoint_id>" -> the checkpoint's writes: a msgpack array of
+                      raw strings {"<task>|<idx>", msgpack write, ...}
+    P{T}:pl, P{T}:bk, P{T}:wi   (first layout only, read and still written to, see below)
+
+Checksums (``sha256:``/``blake2b:`` + 64 hex) are stored as 1 algorithm byte + the 32-byte
+digest. One field per checkpoint and one per checkpoint's writes keep the per-field
+overhead of a Redis hash (~60-90 bytes of dict entry, field name and allocator rounding)
+to two fields per step besides the list elements (docs/design.md, "Redis memory").
+Data of the first layout stays readable and writable: a record whose value is not a packed
+checkpoint (a bare record: msgpack array of 15, never of 4) has its payload in ``pl`` and
+its blob fields in ``bk``; a checkpoint whose writes are listed in ``wi`` (field
+``"<ns>|<checkpoint_id>"`` -> list of its fields ``"<ns>|<checkpoint_id>|<task>|<idx>"`` of
+``w``) keeps getting its writes that way. Text checksums are read as they are.
 
 ``<ns>``, ``<channel>`` and ``<task>`` are percent-encoded (``layout.encode_component``:
 ``|``, ``{``, ``}``, ``*``, ``?``, ``[``, ``:`` never appear raw); checkpoint ids stay raw in
@@ -21,7 +32,7 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
   inside the read script, which also returns record, payload, blobs and writes:
   ``get_tuple`` is one round trip, O(log n). ``list`` with ``limit``/``before`` pages
   ``idx`` (or ``cr`` for the manager API's created_at order) in a script that returns
-  the records of the page: O(log n + limit), payloads fetched only when asked for.
+  the records of the page: O(log n + limit) (a packed checkpoint brings its payload along).
 * Metadata filters run in Python on the plaintext metadata after the thread /
   namespace / index narrowed the candidates (pages grow until ``limit`` matches).
 * TTL: every write refreshes the expiry of all eight keys of the thread in the same
@@ -65,6 +76,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
+import queue
 import re
 import socket
 import time
@@ -72,6 +85,8 @@ import weakref
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
+
+import msgpack
 
 from langgraph_ckpt_config.config.models import RedisParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
@@ -150,6 +165,40 @@ local function hmget(key, names)
   end
   return out
 end
+-- layout.encode_component of an ASCII string (quote(s, safe='') with '~' encoded too)
+local function enc(s)
+  if not string.find(s, '[^%w%._%-]') then return s end  -- the usual case: gsub costs ~5 us
+  return (string.gsub(s, '[^%w%._%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+-- The blob fields a packed checkpoint {record, payload, blob names, checksum} names: its
+-- list, or ('' when the writer found them derivable) "<prefix><enc channel>|\"<version>\"".
+local function packed_names(t, prefix)
+  if t[3] ~= '' then return cmsgpack.unpack(t[3]) end
+  local names = {}
+  for i, cv in ipairs(cmsgpack.unpack(t[1])[15]) do names[i] = prefix .. enc(cv[1]) .. '|"' .. cv[2] .. '"' end
+  return names
+end
+-- A checkpoint's stored value: packed (0x94) or, as first written, the record alone with
+-- its payload and blob names in KEYS[2]/KEYS[3]. Returns the blob-field list or nil.
+local function blob_names(field, v, prefix)
+  if string.byte(v, 1) == 0x94 then return packed_names(cmsgpack.unpack(v), prefix) end
+  local bk = redis.call('HGET', KEYS[3], field)
+  return bk and cmsgpack.unpack(bk)
+end
+-- The raw writes of a checkpoint: one packed field of KEYS[6] ({key, write, key, write...})
+-- or, as first written, one field per write listed in KEYS[7] (never both: _PUT_WRITES).
+local function writes_of(field)
+  local out = {}
+  local packed = redis.call('HGET', KEYS[6], field)
+  if packed then
+    local t = cmsgpack.unpack(packed)
+    for i = 2, #t, 2 do out[#out + 1] = t[i] end
+    return out
+  end
+  local wi = redis.call('HGET', KEYS[7], field)
+  if wi then out = hmget(KEYS[6], cmsgpack.unpack(wi)) end
+  return out
+end
 """
 
 _GET_BUNDLE = _TOUCH + """
@@ -164,17 +213,33 @@ else
 end
 local rec = redis.call('HGET', KEYS[1], field)
 if not rec then return false end
-local pl = redis.call('HGET', KEYS[2], field)
+local pl = false
+if string.byte(rec, 1) ~= 0x94 then pl = redis.call('HGET', KEYS[2], field) end
 local blobs = {}
 local writes = {}
 if ARGV[4] == '1' then
-  local bk = redis.call('HGET', KEYS[3], field)
-  if bk then blobs = hmget(KEYS[5], cmsgpack.unpack(bk)) end
-  local wi = redis.call('HGET', KEYS[7], field)
-  if wi then writes = hmget(KEYS[6], cmsgpack.unpack(wi)) end
+  local names = blob_names(field, rec, ARGV[1])
+  if names then blobs = hmget(KEYS[5], names) end
+  writes = writes_of(field)
+end
+-- A reader with a cold cache (ARGV[5]: the namespace's element-field prefix) also gets the
+-- namespace's list elements and nodes, sealed, when the thread is small enough (HLEN <=
+-- ARGV[6]): its cold read is one round trip instead of one per list-tree level.
+local elements = false
+if ARGV[4] == '1' and ARGV[5] and ARGV[5] ~= '' and redis.call('HLEN', KEYS[5]) <= tonumber(ARGV[6]) then
+  elements = {}
+  local all = redis.call('HGETALL', KEYS[5])
+  local p, n = ARGV[5], #ARGV[5]
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, n) == p then
+      elements[#elements + 1] = string.sub(all[i], n + 1)
+      elements[#elements + 1] = all[i + 1]
+    end
+  end
 end
 touch(tonumber(ARGV[3]))
-return {rec, pl or false, blobs, writes}
+-- one bulk reply (msgpack of raw strings): far cheaper for the client to parse than nested arrays
+return cmsgpack.pack({rec, pl, blobs, writes, elements})
 """
 
 _PAGE = _TOUCH + """
@@ -197,42 +262,66 @@ return {members, hmget(KEYS[1], members)}
 """
 
 _PUT_CHECKPOINT = _TOUCH + """
--- ARGV: field, record, payload, blob-name list, ttl, cr member, created_at, then blob field/value pairs
-for i = 8, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
+-- ARGV: field, packed checkpoint (record, payload, blob names, checksum), ttl, cr member,
+-- created_at, then blob field/value pairs
+for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
-redis.call('ZADD', KEYS[8], ARGV[7], ARGV[6])
-touch(tonumber(ARGV[5]))
+redis.call('ZADD', KEYS[8], ARGV[5], ARGV[4])
+touch(tonumber(ARGV[3]))
 return 1
 """
 
 _PUT_WRITES = _TOUCH + """
--- ARGV: checkpoint field, replace (1/0), ttl, then write field/value pairs
-local names = {}
-local seen = {}
-local wi = redis.call('HGET', KEYS[7], ARGV[1])
+-- ARGV: checkpoint field, replace (1/0), ttl, the checkpoint's first-layout write-field
+-- prefix, then "<task>|<idx>" / write pairs. A checkpoint's writes are one packed field
+-- {key, write, key, write...}; a checkpoint whose writes were stored in the first layout
+-- (one field each, listed in KEYS[7]) keeps getting them that way.
+local replace = ARGV[2] == '1'
+local packed = redis.call('HGET', KEYS[6], ARGV[1])
+local wi = (not packed) and redis.call('HGET', KEYS[7], ARGV[1])
 if wi then
+  local names, seen = {}, {}
   for _, n in ipairs(cmsgpack.unpack(wi)) do names[#names + 1] = n; seen[n] = true end
-end
-for i = 4, #ARGV, 2 do
-  if ARGV[2] == '1' then
-    redis.call('HSET', KEYS[6], ARGV[i], ARGV[i + 1])
-  else
-    redis.call('HSETNX', KEYS[6], ARGV[i], ARGV[i + 1])
+  for i = 5, #ARGV, 2 do
+    local name = ARGV[4] .. ARGV[i]
+    if replace then redis.call('HSET', KEYS[6], name, ARGV[i + 1]) else redis.call('HSETNX', KEYS[6], name, ARGV[i + 1]) end
+    if not seen[name] then names[#names + 1] = name; seen[name] = true end
   end
-  if not seen[ARGV[i]] then names[#names + 1] = ARGV[i]; seen[ARGV[i]] = true end
+  redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
+elseif #ARGV >= 5 then
+  local t, at = {}, {}
+  if packed then
+    t = cmsgpack.unpack(packed)
+    for i = 1, #t, 2 do at[t[i]] = i end
+  end
+  for i = 5, #ARGV, 2 do
+    local j = at[ARGV[i]]
+    if j == nil then
+      t[#t + 1] = ARGV[i]; t[#t + 1] = ARGV[i + 1]; at[ARGV[i]] = #t - 1
+    elseif replace then
+      t[j + 1] = ARGV[i + 1]
+    end
+  end
+  redis.call('HSET', KEYS[6], ARGV[1], cmsgpack.pack(t))
 end
-redis.call('HSET', KEYS[7], ARGV[1], cmsgpack.pack(names))
 touch(tonumber(ARGV[3]))
 return 1
 """
 
 _SET_RECORD = _TOUCH + """
--- ARGV: field, record, ttl. Only an existing record is replaced (no resurrection).
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+-- ARGV: field, record, ttl. Only an existing record is replaced (no resurrection); a
+-- packed checkpoint keeps its payload, blob names and checksum.
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+if string.byte(v, 1) == 0x94 then
+  local t = cmsgpack.unpack(v)
+  t[1] = ARGV[2]
+  v = cmsgpack.pack(t)
+else
+  v = ARGV[2]
+end
+redis.call('HSET', KEYS[1], ARGV[1], v)
 touch(tonumber(ARGV[3]))
 return 1
 """
@@ -247,6 +336,7 @@ for i = 1, #ARGV, 2 do
   redis.call('HDEL', KEYS[3], f)
   redis.call('ZREM', KEYS[4], f)
   redis.call('ZREM', KEYS[8], ARGV[i + 1])
+  redis.call('HDEL', KEYS[6], f)
   local wi = redis.call('HGET', KEYS[7], f)
   if wi then
     local names = cmsgpack.unpack(wi)
@@ -300,8 +390,18 @@ if cursor == '' then
 else
   field = prefix .. cursor
 end
+local function record(f)  -- the record alone (no payload) and its blob-field list (or nil)
+  local v = redis.call('HGET', KEYS[1], f)
+  if not v then return nil end
+  if string.byte(v, 1) == 0x94 then
+    local t = cmsgpack.unpack(v)
+    return t[1], packed_names(t, prefix)
+  end
+  local bk = redis.call('HGET', KEYS[3], f)
+  return v, bk and cmsgpack.unpack(bk)
+end
 if field and ARGV[3] == '1' then
-  local rec = redis.call('HGET', KEYS[1], field)
+  local rec = record(field)
   cursor = rec and cmsgpack.unpack(rec)[4] or nil
 end
 if type(cursor) ~= 'string' then cursor = nil end
@@ -317,14 +417,13 @@ while cursor and left > 0 do
     if redis.call('HEXISTS', KEYS[1], field) == 1 then more = 1 end
     break
   end
-  local rec = redis.call('HGET', KEYS[1], field)
+  local rec, bk = record(field)
   if not rec then break end  -- a pruned ancestor: the history ends here
   local r = cmsgpack.unpack(rec)
   local versions = r[15]
   local at, names = {}, {}
-  local bk = redis.call('HGET', KEYS[3], field)
   if bk then
-    local all = cmsgpack.unpack(bk)
+    local all = bk
     for i = 1, #versions do
       if remaining[versions[i][1]] and all[i] then at[#at + 1] = i; names[#names + 1] = all[i] end
     end
@@ -339,14 +438,11 @@ while cursor and left > 0 do
     end
   end
   local writes = {}
-  local wi = redis.call('HGET', KEYS[7], field)
-  if wi then
-    local wraws = hmget(KEYS[6], cmsgpack.unpack(wi))
-    for j = 1, #wraws do
-      if wraws[j] then
-        local ch = write_channel(wraws[j])
-        if ch == nil or remaining[ch] then writes[#writes + 1] = wraws[j] end
-      end
+  local wraws = writes_of(field)
+  for j = 1, #wraws do
+    if wraws[j] then
+      local ch = write_channel(wraws[j])
+      if ch == nil or remaining[ch] then writes[#writes + 1] = wraws[j] end
     end
   end
   steps[#steps + 1] = {rec, blobs, writes}
@@ -375,11 +471,75 @@ _SCRIPTS = {
 #: ("cmd", name, *args) | ("pipeline", [(name, *args), ...]) | ("scan", pattern)
 Plan = Generator[tuple, Any, Any]
 
-_enc = encode_component
+_SAFE_COMPONENT = re.compile(r"[A-Za-z0-9_.\-]+").fullmatch
+_PLAIN_JSON_STRING = re.compile(r"[A-Za-z0-9_.:+\- ]*").fullmatch
+
+
+def _enc(value: str) -> str:
+    """``encode_component``, skipping ``quote`` for the usual ids (nothing to encode)."""
+    if _SAFE_COMPONENT(value) and value != "." and value != "..":
+        return value
+    return encode_component(value)
+
+
+def _json_version(version: ChannelVersion) -> str:
+    """``json.dumps(version)``, without json for the usual version strings."""
+    if type(version) is str and _PLAIN_JSON_STRING(version):
+        return f'"{version}"'
+    return json.dumps(version)
+
+
 #: The first bytes of every stored empty blob (``[type, payload, checksum]``, msgpack).
 _EMPTY_PREFIX = pack([EMPTY_BLOB_TYPE, b"", ""])[: 2 + len(EMPTY_BLOB_TYPE)]
 _pack = pack
 _unpack = unpack
+#: The first byte of a packed checkpoint value (a msgpack array of 4; a bare record is an array of 15).
+_PACKED_CHECKPOINT = 0x94
+#: Checksums ("<algorithm>:<64 hex>") are stored as 1 algorithm byte + the 32-byte digest.
+_CHECKSUM_CODES = {"sha256": 1, "blake2b": 2}
+_CHECKSUM_NAMES = {code: f"{name}:" for name, code in _CHECKSUM_CODES.items()}
+
+
+def _checksum_bytes(checksum: str) -> bytes | str:
+    """``checksum`` as stored: compact bytes for the known 32-byte digests, else unchanged."""
+    algorithm, _, digest = checksum.partition(":")
+    code = _CHECKSUM_CODES.get(algorithm)
+    if code is None or len(digest) != 64:
+        return checksum
+    try:
+        return bytes((code,)) + bytes.fromhex(digest)
+    except ValueError:
+        return checksum
+
+
+def _checksum_text(stored: bytes | str) -> str:
+    if isinstance(stored, str):
+        return stored  # written before checksums were compacted, or an unknown algorithm
+    name = _CHECKSUM_NAMES.get(stored[0]) if len(stored) == 33 else None
+    return name + stored[1:].hex() if name else "?:" + stored.hex()  # "?:": fails verification
+
+
+def _decode_blob(channel: str, version: ChannelVersion, raw: bytes) -> StoredBlob:
+    typ, data, checksum = _unpack(raw)
+    return StoredBlob(channel, version, typ, data, _checksum_text(checksum))
+
+
+def _decode_record(raw: bytes, payload: bytes | None = None, *, include_payload: bool = True) -> StoredRecord:
+    """A record from its stored value: packed with its payload, or (first layout) bare."""
+    if raw[0] == _PACKED_CHECKPOINT:
+        inner, packed_payload, _names, checksum = msgpack.unpackb(raw, raw=True)
+        rec = unpack_record(inner, packed_payload, include_payload=include_payload)
+        if len(checksum) == 33 and checksum[0] in _CHECKSUM_NAMES:
+            rec.checksum = _checksum_text(checksum)
+        elif checksum:
+            rec.checksum = checksum.decode()  # an unknown algorithm, kept as text
+        return rec
+    return unpack_record(raw, payload, include_payload=include_payload)
+
+
+def _packed_writes(value: bytes | None) -> list[bytes]:
+    """The raw writes of a checkpoint's packed writes field ({key, write, ...})."""
+    return msgpack.unpackb(value, raw=True)[1::2] if value else []
 
 
 def _text(value: bytes | str) -> str:
@@ -412,6 +572,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if p.cluster_enabled and not p.cluster_nodes and p.url is None:
             raise ConfigError("cluster_enabled needs at least one entry in cluster_nodes (or a url)", path="cluster_nodes")
         self._prefix = p.key_prefix
+        self._key_cache: dict[str, list[str]] = {}
+        self._warm_threads: set[tuple[str, str]] = set()
         self._where = self._describe_endpoint()
         self._batch = p.pipeline_size if p.pipeline_enabled else 1
         if p.local_cache_enabled:  # see the module docstring: a decoded-blob cache, not RESP3 tracking
@@ -422,6 +584,11 @@ class RedisCheckpointManager(BaseCheckpointManager):
             self._client = self._make_client(asynchronous=False)
             self._scripts = {name: self._client.register_script(src) for name, src in _SCRIPTS.items()}
             self._client.ping()
+        self._fast_scripts = _DirectScripts.for_client(self._client) or _DirectClusterScripts.for_client(self._client, self._scripts)
+        if p.cluster_enabled:
+            with self._translate():  # on every primary: no NOSCRIPT round trip per node later
+                for src in _SCRIPTS.values():
+                    self._client.script_load(src)
 
     def _describe_endpoint(self) -> str:
         p = self.params
@@ -565,13 +732,19 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ executors
     def _run(self, plan: Plan) -> Any:
-        with self._translate():
-            try:
-                request = next(plan)
-                while True:
-                    request = plan.send(self._execute(request))
-            except StopIteration as stop:
-                return stop.value
+        # _translate's handling inline: a context manager per call costs more than the rest of it
+        try:
+            request = next(plan)
+            while True:
+                request = plan.send(self._execute(request))
+        except StopIteration as stop:
+            return stop.value
+        except CkptError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
+        except rexc.RedisError as exc:
+            raise ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}") from None
 
     async def _arun(self, plan: Plan) -> Any:
         with self._translate():
@@ -587,6 +760,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
         kind = request[0]
         if kind == "script":
             _, name, keys, args = request
+            if self._fast_scripts is not None:
+                return self._fast_scripts(name, keys, args)
             return self._scripts[name](keys=keys, args=args)
         if kind == "scripts":
             return self._script_pipeline(self._client, self._scripts, request[1])
@@ -662,9 +837,17 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ layout
     def _keys(self, thread_id: str) -> list[str]:
-        tag = _enc(thread_id) or "~"  # an empty hash tag would scatter the keys over slots
-        base = f"{self._prefix}{{{tag}}}:"
-        return [base + suffix for suffix in _KEY_SUFFIXES]
+        """The thread's keys (cached: callers must not change the list)."""
+        cache = self._key_cache
+        keys = cache.get(thread_id)
+        if keys is None:
+            tag = _enc(thread_id) or "~"  # an empty hash tag would scatter the keys over slots
+            base = f"{self._prefix}{{{tag}}}:"
+            keys = [base + suffix for suffix in _KEY_SUFFIXES]
+            if len(cache) >= 4096:
+                cache.clear()
+            cache[thread_id] = keys
+        return keys
 
     @staticmethod
     def _field(ns: str, checkpoint_id: str) -> str:
@@ -676,7 +859,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     @staticmethod
     def _blob_field(ns: str, channel: str, version: ChannelVersion) -> str:
-        return f"{_enc(ns)}|{_enc(channel)}|{json.dumps(version)}"
+        return f"{_enc(ns)}|{_enc(channel)}|{_json_version(version)}"
 
     @staticmethod
     def _write_field(ns: str, checkpoint_id: str, task_id: str, idx: int) -> str:
@@ -695,10 +878,13 @@ class RedisCheckpointManager(BaseCheckpointManager):
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
         blob_args: list[Any] = []
         for ns, b in blobs:
-            blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, b.checksum])]
-        names = [self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()]
+            blob_args += [self._blob_field(ns, b.channel, b.version), _pack([b.payload_type, b.payload, _checksum_bytes(b.checksum)])]
+        if _derivable_names(record.channel_versions):
+            names = b""  # the scripts derive them (packed_names): ~130 bytes less per checkpoint
+        else:
+            names = _pack([self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()])
         args = [
-            field, pack_record(record, with_payload=False), record.payload or b"", _pack(names), self._ttl,
+            field, _pack_checkpoint(record, names), self._ttl,
             self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)), *blob_args,
         ]
         return ("put_checkpoint", self._keys(record.thread_id), args)
@@ -706,39 +892,75 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
         yield ("script", *self._write_request(record, blobs))
 
-    def _bundle_request(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> tuple:
+    #: A cold read gets the namespace's elements with the checkpoint when the thread's blob
+    #: hash has at most this many fields (bounds the reply and the script's time).
+    cold_read_max_fields = 2048
+
+    def _bundle_request(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True, cold: bool = False) -> tuple:
         args = [f"{_enc(ns)}|", checkpoint_id or "", self._read_ttl, "1" if full else "0"]
+        if cold:
+            args += [f"{_enc(ns)}|{_enc(ELEMENT_CHANNEL)}|", self.cold_read_max_fields]
         return ("get_bundle", self._keys(thread_id), args)
 
     @staticmethod
-    def _decode_bundle(res: Any) -> StoredBundle | None:
+    def _decode_bundle(res: Any, on_elements: Any = None) -> StoredBundle | None:
+        """The stored bundle of a ``get_bundle`` reply; ``on_elements(record, flat)`` receives
+        the elements of a cold read (``[json digest, stored element, ...]``), if any."""
         if not res:
             return None
-        rec_raw, payload, blob_raws, write_raws = res
-        record = unpack_record(rec_raw, payload or b"")
+        rec_raw, payload, blob_raws, write_raws, *extra = msgpack.unpackb(res, raw=True)
+        record = _decode_record(rec_raw, payload or b"")
         blobs: dict[BlobKey, StoredBlob] = {}
         for (ch, ver), raw in zip(record.channel_versions.items(), blob_raws):
             if raw:
-                typ, data, checksum = _unpack(raw)
-                blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+                blobs[(ch, ver)] = _decode_blob(ch, ver, raw)
         writes = [RedisCheckpointManager._decode_write(raw) for raw in write_raws if raw]
+        if on_elements is not None and extra and extra[0]:
+            on_elements(record, extra[0])
         return StoredBundle(record, blobs, writes)
 
     def _plan_read_bundle(self, thread_id: str, ns: str, checkpoint_id: str | None, full: bool = True) -> Plan:
-        res = yield ("script", *self._bundle_request(thread_id, ns, checkpoint_id, full))
-        return self._decode_bundle(res)
+        cold = full and (thread_id, ns) not in self._warm_threads
+        res = yield ("script", *self._bundle_request(thread_id, ns, checkpoint_id, full, cold))
+        if not cold:
+            return self._decode_bundle(res)
+        bundle = self._decode_bundle(res, self._cache_cold_elements)
+        self._mark_warm(thread_id, ns)
+        return bundle
+
+    def _mark_warm(self, thread_id: str, ns: str) -> None:
+        """This process has read or written the namespace: its list elements are (or were) in
+        the element cache, so reads stop asking for all of them."""
+        warm = self._warm_threads
+        if len(warm) >= 100_000:
+            warm.clear()
+        warm.add((thread_id, ns))
+
+    def _cache_cold_elements(self, record: StoredRecord, flat: Sequence[bytes]) -> None:
+        """Verify, open and cache (by digest, base ``_open_blob``) the elements a cold read
+        brought, so ``_plan_attach_elements`` finds the bundle's in the cache. One that fails
+        verification is skipped here: if the bundle needs it, the usual fetch reports it."""
+        tid, ns, cache = record.thread_id, record.checkpoint_ns, self._element_cache
+        for i in range(0, len(flat), 2):
+            try:
+                digest = json.loads(flat[i])
+                if cache.get(digest) is None:
+                    self._open_blob(tid, ns, _decode_blob(ELEMENT_CHANNEL, digest, flat[i + 1]))
+            except (CkptError, ValueError, TypeError):
+                continue
 
     @staticmethod
     def _decode_write(raw: bytes) -> StoredWrite:
         task_id, idx, channel, typ, payload, checksum, task_path = _unpack(raw)
-        return StoredWrite(task_id, idx, channel, typ, payload, checksum, task_path)
+        return StoredWrite(task_id, idx, channel, typ, payload, _checksum_text(checksum), task_path)
 
     def _writes_request(self, thread_id: str, ns: str, checkpoint_id: str, writes: Sequence[StoredWrite], replace: bool) -> tuple:
-        args: list[Any] = [self._field(ns, checkpoint_id), "1" if replace else "0", self._ttl]
+        legacy_prefix = f"{_enc(ns)}|{_enc(checkpoint_id)}|"  # the first layout's write fields
+        args: list[Any] = [self._field(ns, checkpoint_id), "1" if replace else "0", self._ttl, legacy_prefix]
         for w in writes:
             args += [
-                self._write_field(ns, checkpoint_id, w.task_id, w.idx),
-                _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, w.checksum, w.task_path]),
+                f"{_enc(w.task_id)}|{w.idx}",
+                _pack([w.task_id, w.idx, w.channel, w.payload_type, w.payload, _checksum_bytes(w.checksum), w.task_path]),
             ]
         return ("put_writes", self._keys(thread_id), args)
 
@@ -750,24 +972,23 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return {}
         fields = [self._blob_field(ns, ch, ver) for ch, ver in keys]
         raws = yield ("cmd", "HMGET", self._keys(thread_id)[BLOB], *fields)
-        out = {}
-        for (ch, ver), raw in zip(keys, raws):
-            if raw is not None:
-                typ, data, checksum = _unpack(raw)
-                out[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
-        return out
+        return {(ch, ver): _decode_blob(ch, ver, raw) for (ch, ver), raw in zip(keys, raws) if raw is not None}
 
     def _plan_attach_elements(self, bundle: OpenedBundle) -> Plan:
         """Async-capable twin of base ``_attach_elements``: list elements named by manifests.
 
-        Every element and list-tree node is fetched here (one ``HMGET`` per tree level,
-        none when cached), so base ``_load_elements`` finds them all and does no I/O.
+        Warm (every element and node in this process's cache): base ``_load_elements`` alone.
+        Otherwise every missing element and list-tree node is fetched here (one ``HMGET`` per
+        tree level), so that ``_load_elements`` then finds them all and does no I/O.
         """
         hashes = bundle.manifest_hashes()
         if hashes:
             tid, ns = bundle.record.thread_id, bundle.record.checkpoint_ns
-            stored = yield from self._plan_fetch_elements(tid, ns, hashes)
-            bundle.elements = self._load_elements(tid, ns, hashes, lambda keys: stored)
+            try:
+                bundle.elements = self._load_elements(tid, ns, hashes, _fetch_nothing)
+            except _NotCached:
+                stored = yield from self._plan_fetch_elements(tid, ns, hashes)
+                bundle.elements = self._load_elements(tid, ns, hashes, lambda keys: stored)
         return bundle
 
     def _plan_fetch_elements(self, thread_id: str, ns: str, digests: Any) -> Plan:
@@ -830,12 +1051,13 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return []
         need = None if q.limit is None else q.offset + q.limit
         index = self._index_range(q) if q.checkpoint_id is None else None
+        decode = self._record_decoder(q.include_payload)
         if q.checkpoint_id is not None and q.checkpoint_ns is not None:
             raws = yield ("cmd", "HMGET", keys[REC], self._field(q.checkpoint_ns, q.checkpoint_id))
-            recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+            recs = [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
         elif index is None:
             found = yield ("cmd", "HGETALL", keys[REC])
-            recs = [rec for rec in (unpack_record(r) for r in found.values()) if record_matches(rec, q)]
+            recs = [rec for rec in (decode(r) for r in found.values()) if record_matches(rec, q)]
             recs.sort(key=sort_key(q), reverse=True)
             recs = recs[q.offset : need]
         else:
@@ -843,22 +1065,29 @@ class RedisCheckpointManager(BaseCheckpointManager):
             if exact:
                 count = -1 if q.limit is None else q.limit
                 _, raws = yield ("script", "page", keys, [mode, upper, lower, q.offset, count, self._read_ttl])
-                recs = [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+                recs = [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
             else:
                 start, size, recs = 0, (-1 if need is None else max(64, 2 * need)), []
                 while True:
                     fields, raws = yield ("script", "page", keys, [mode, upper, lower, start, size, self._read_ttl])
-                    recs += [rec for rec in (unpack_record(r) for r in raws if r) if record_matches(rec, q)]
+                    recs += [rec for rec in (decode(r) for r in raws if r) if record_matches(rec, q)]
                     if size < 0 or len(fields) < size or (need is not None and len(recs) >= need):
                         break
                     start, size = start + size, size * 2
                 recs = recs[q.offset : need]
-        if q.include_payload and recs:
-            fields = [self._field(r.checkpoint_ns, r.checkpoint_id) for r in recs]
+        bare = [r for r in recs if r.payload is None] if q.include_payload else []
+        if bare:  # records of the first layout: payloads stored apart
+            fields = [self._field(r.checkpoint_ns, r.checkpoint_id) for r in bare]
             payloads = yield ("cmd", "HMGET", keys[PL], *fields)
-            for rec, payload in zip(recs, payloads):
+            for rec, payload in zip(bare, payloads):
                 rec.payload = payload or b""
         return recs
+
+    @staticmethod
+    def _record_decoder(include_payload: bool) -> Any:
+        if include_payload:
+            return _decode_record
+        return lambda raw: _decode_record(raw, include_payload=False)
 
     def _plan_query(self, query: RecordQuery) -> Plan:
         if query.thread_id is not None:
@@ -868,12 +1097,16 @@ class RedisCheckpointManager(BaseCheckpointManager):
         for chunk in _chunks(sorted(threads), self._batch):
             results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
             for mapping in results:
-                found += [rec for rec in (unpack_record(r) for r in mapping.values()) if record_matches(rec, query)]
+                found += [rec for rec in map(_decode_record, mapping.values()) if record_matches(rec, query)]
         found.sort(key=sort_key(query), reverse=True)
         end = None if query.limit is None else query.offset + query.limit
         found = found[query.offset : end]
-        if query.include_payload:
-            for chunk in _chunks(found, self._batch):
+        if not query.include_payload:
+            for rec in found:
+                rec.payload = None
+        else:
+            bare = [r for r in found if r.payload is None]  # first layout: payloads stored apart
+            for chunk in _chunks(bare, self._batch):
                 cmds = [("HGET", self._keys(r.thread_id)[PL], self._field(r.checkpoint_ns, r.checkpoint_id)) for r in chunk]
                 for rec, payload in zip(chunk, (yield ("pipeline", cmds))):
                     rec.payload = payload or b""
@@ -900,11 +1133,12 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     def _plan_read_writes(self, thread_id: str, ns: str, checkpoint_id: str) -> Plan:
         keys = self._keys(thread_id)
-        index = yield ("cmd", "HGET", keys[WI], self._field(ns, checkpoint_id))
+        field = self._field(ns, checkpoint_id)
+        index, packed = yield ("pipeline", [("HGET", keys[WI], field), ("HGET", keys[W], field)])
+        raws = _packed_writes(packed)
         names = _unpack(index) if index else []
-        if not names:
-            return []
-        raws = yield ("cmd", "HMGET", keys[W], *names)
+        if names:  # writes stored in the first layout, one field each
+            raws = [*(yield ("cmd", "HMGET", keys[W], *names)), *raws]
         return [self._decode_write(raw) for raw in raws if raw is not None]
 
     def _plan_delta_lineage(self, thread_id: str, ns: str, checkpoint_id: str | None, channels: Sequence[str]) -> Plan:
@@ -930,8 +1164,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
                 blobs: dict[BlobKey, StoredBlob] = {}
                 for i in range(0, len(blob_raws), 2):
                     ch, ver = versions[int(blob_raws[i]) - 1]
-                    typ, data, checksum = _unpack(blob_raws[i + 1])
-                    blobs[(ch, ver)] = StoredBlob(ch, ver, typ, data, checksum)
+                    blobs[(ch, ver)] = _decode_blob(ch, ver, blob_raws[i + 1])
                 seeds: dict[str, DeltaSeed] = {}
                 for ch in remaining:  # base's order: the same set, the same iteration
                     ver = rec.channel_versions.get(ch)
@@ -1030,7 +1263,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             results = yield ("pipeline", [("HGETALL", self._keys(tid)[REC]) for tid in chunk])
             for tid, mapping in zip(chunk, results):
                 for raw in mapping.values():
-                    rec = unpack_record(raw)
+                    rec = _decode_record(raw, include_payload=False)
                     if any(record_matches(rec, q) for q in queries):
                         by_thread.setdefault(tid, []).append((rec.checkpoint_ns, rec.checkpoint_id))
         removed = 0
@@ -1080,8 +1313,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
             copy = dataclasses.replace(rec, thread_id=target, payload=sealed, checksum=checksum, updated_at=time.time(),
                                        tags=list(rec.tags), metadata=dict(rec.metadata), channel_versions=dict(rec.channel_versions))
             calls.append(self._write_request(copy, new_blobs))
-            names = wi_all.get(self._field(ns, rec.checkpoint_id).encode())
+            field = self._field(ns, rec.checkpoint_id).encode()
+            names = wi_all.get(field)
             raws = [w_all.get(n if isinstance(n, bytes) else n.encode()) for n in (_unpack(names) if names else [])]
+            raws += _packed_writes(w_all.get(field))
             writes = [self._open_write(source, ns, rec.checkpoint_id, self._decode_write(r)) for r in raws if r]
             if writes:
                 stored = self._prepare_writes(target, ns, rec.checkpoint_id, [tuple(w) for w in writes])
@@ -1099,6 +1334,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         self._run(self._plan_write_checkpoint(record, blobs))
+        self._mark_warm(record.thread_id, record.checkpoint_ns)
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
         return self._run(self._plan_read_bundle(thread_id, checkpoint_ns, checkpoint_id))
@@ -1127,7 +1363,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             raw = self._client.hget(keys[REC], field)
             if raw is None:
                 return False
-            rec = apply_update(unpack_record(raw), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
+            rec = apply_update(_decode_record(raw, include_payload=False), status=status, metadata=metadata, tags=tags, updated_at=updated_at)
             return bool(self._scripts["set_record"](keys=keys, args=[field, pack_record(rec, with_payload=False), self._ttl]))
 
     def _delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
@@ -1224,6 +1460,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._require_open()
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         await self._arun(self._plan_write_checkpoint(record, blobs))
+        self._mark_warm(record.thread_id, record.checkpoint_ns)
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
         plan = self._trim_check(record.thread_id, record.checkpoint_ns)
@@ -1297,6 +1534,274 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if known is not None:
             known.discard_thread(thread_id)
         self._count("threads_deleted")
+
+
+def _pack_checkpoint(r: StoredRecord, names: bytes) -> bytes:
+    """A checkpoint's stored value: ``{record, payload, blob names, checksum}`` as a msgpack
+    array of raw strings, so that the scripts can unpack it (Lua's cmsgpack reads no msgpack
+    bin). The record is ``pack_record``'s, with the checksum moved out in compact form."""
+    record = _pack([
+        r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.parent_checkpoint_id, r.workflow_id, r.kind,
+        r.payload_type, "", r.size, r.created_at, r.updated_at, r.status, r.tags, r.metadata,
+        [[k, v] for k, v in r.channel_versions.items()],
+    ])
+    checksum = _checksum_bytes(r.checksum)
+    if isinstance(checksum, str):
+        checksum = checksum.encode()  # an unknown algorithm: kept as text
+    return msgpack.packb([record, r.payload or b"", names, checksum], use_bin_type=False)
+
+
+def _derivable_names(versions: dict[str, ChannelVersion]) -> bool:
+    """Whether the scripts can rebuild a checkpoint's blob fields from its channel versions
+    (``packed_names``): ASCII channel names (their encoding is the same in Lua) and version
+    strings that JSON writes as they are -- LangGraph's own versions."""
+    for channel, version in versions.items():
+        if not (channel.isascii() and channel != "." and channel != ".." and type(version) is str and _PLAIN_JSON_STRING(version)):
+            return False
+    return True
+
+
+class _NotCached(Exception):
+    """Raised by ``_fetch_nothing``: an element is not in the process cache."""
+
+
+def _fetch_nothing(keys: Any) -> Any:
+    raise _NotCached
+
+
+def _resp_args(parts: Sequence[Any]) -> list[bytes]:
+    """Arguments in the Redis protocol, as redis-py's encoder writes them (str as UTF-8,
+    int in decimal, float by ``repr``)."""
+    out = []
+    append = out.append
+    for part in parts:
+        kind = type(part)
+        if kind is str:
+            part = part.encode()
+        elif kind is int:
+            part = b"%d" % part
+        elif kind is not bytes and kind is not bytearray:
+            part = repr(part).encode()
+        append(b"$%d\r\n" % len(part))
+        append(part)
+        append(b"\r\n")
+    return out
+
+
+def _script_command(verb: bytes, script: bytes, keys: Sequence[str], args: Sequence[Any], cache: dict) -> bytes:
+    """``EVALSHA``/``EVAL``: the keys' part of the request is cached per key list (a thread's)."""
+    key_part = cache.get(tuple(keys))
+    if key_part is None:
+        if len(cache) >= 4096:
+            cache.clear()
+        key_part = cache[tuple(keys)] = b"".join(_resp_args([len(keys), *keys]))
+    head = b"*%d\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (3 + len(keys) + len(args), len(verb), verb, len(script), script)
+    return b"".join([head, key_part, *_resp_args(args)])
+
+
+class _DirectScripts:
+    """Script calls of a standalone sync client, sent straight on a pooled connection.
+
+    A call through redis-py's ``Script`` costs ~120 us of client CPU on the project VM, of
+    which ~70 us is its per-command machinery (pool bookkeeping and metrics hooks, the retry
+    wrapper, argument encoding one by one) -- more than the server's round trip. This does
+    the same on the same pool: take an idle connection from ``BlockingConnectionPool``'s
+    queue (blocking up to its timeout, a new connection for an empty slot), send the whole
+    ``EVALSHA`` as one buffer, read the reply with the connection's own parser, put the
+    connection back. Same guarantees: one immediate retry on a new connection after a
+    connection error or timeout (the configured ``Retry(NoBackoff(), 1)``), ``EVAL`` when the
+    server answers NOSCRIPT, and a connection whose reply was not read in full is
+    disconnected before it goes back. Used only where those pool internals exist (else, and
+    after a fork, calls go through redis-py).
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._pool = client.connection_pool
+        self._pid = os.getpid()
+        self._key_parts: dict[tuple[str, ...], bytes] = {}
+        self._requests: dict[str, tuple[bytes, bytes]] = {}
+        for name, src in _SCRIPTS.items():
+            script = client.register_script(src)
+            self._requests[name] = (script.sha.encode(), src.encode())
+
+    @classmethod
+    def for_client(cls, client: Any) -> _DirectScripts | None:
+        pool = getattr(client, "connection_pool", None)
+        if (
+            type(client) is not redis.Redis
+            or not isinstance(pool, redis.BlockingConnectionPool)
+            or not hasattr(getattr(pool, "pool", None), "put_nowait")
+            or not hasattr(pool, "make_connection")
+            or getattr(pool, "cache", None) is not None
+        ):
+            return None
+        return cls(client)
+
+    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        pool = self._pool
+        if os.getpid() != self._pid or getattr(pool, "_in_maintenance", False):
+            return self._client.register_script(_SCRIPTS[name])(keys=keys, args=args)
+        sha, src = self._requests[name]
+        command = _script_command(b"EVALSHA", sha, keys, args, self._key_parts)
+        try:
+            try:
+                return self._send(pool, command)
+            except (rexc.ConnectionError, rexc.TimeoutError):
+                return self._send(pool, command)  # the one retry, on a reconnected connection
+        except rexc.NoScriptError:  # a restarted server's empty script cache
+            return self._send(pool, _script_command(b"EVAL", src, keys, args, self._key_parts))
+
+    @staticmethod
+    def _send(pool: Any, command: bytes) -> Any:
+        try:
+            conn = pool.pool.get(block=True, timeout=pool.timeout)
+        except queue.Empty:  # every connection busy for ``timeout`` seconds
+            raise rexc.ConnectionError("No connection available.") from None
+        if conn is None:
+            try:
+                conn = pool.make_connection()
+            except BaseException:
+                pool.pool.put_nowait(None)
+                raise
+        try:
+            conn.connect()
+            conn.send_packed_command([command], check_health=False)
+            response = conn.read_response()
+        except rexc.ResponseError:
+            _put_back(pool, conn)  # a complete error reply: the connection is fine
+            raise
+        except BaseException:
+            conn.disconnect()
+            _put_back(pool, conn)
+            raise
+        _put_back(pool, conn)
+        return response
+
+
+def _put_back(pool: Any, conn: Any) -> None:
+    """Return ``conn`` to a ``BlockingConnectionPool``'s queue (a queue that is full was
+    replaced by a reset of the pool: the connection is then dropped)."""
+    try:
+        pool.pool.put_nowait(conn)
+    except queue.Full:
+        conn.disconnect()
+
+
+class _DirectClusterScripts:
+    """Script calls of a sync ``RedisCluster`` sent straight to the node that owns the
+    thread's slot (from redis-py's slot cache), on that node's pool -- about half the client
+    CPU of redis-py's cluster command path. Anything a cluster client must handle itself --
+    a redirection (MOVED/ASK), TRYAGAIN, CLUSTERDOWN, a connection error or timeout (the
+    topology may have changed) -- sends the call again through redis-py, which follows the
+    redirection, refreshes the slot table and applies its retries; so a failing node costs at
+    most one extra timeout before the error surfaces."""
+
+    _REDIRECTED = (rexc.MovedError, rexc.AskError, rexc.TryAgainError, rexc.ClusterDownError,
+                   rexc.ConnectionError, rexc.TimeoutError, OSError)
+
+    def __init__(self, client: Any, scripts: dict[str, Any]) -> None:
+        self._client = client
+        self._scripts = scripts
+        self._pid = os.getpid()
+        self._key_parts: dict[tuple[str, ...], bytes] = {}
+        self._requests = {name: (script.sha.encode(), _SCRIPTS[name].encode()) for name, script in scripts.items()}
+
+    @classmethod
+    def for_client(cls, client: Any, scripts: dict[str, Any]) -> _DirectClusterScripts | None:
+        if type(client) is not redis.cluster.RedisCluster or not hasattr(client, "get_node_from_key"):
+            return None
+        return cls(client, scripts)
+
+    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        pool = None
+        if os.getpid() == self._pid:
+            try:
+                pool = self._client.get_node_from_key(keys[0]).redis_connection.connection_pool
+            except Exception:  # no slot table yet, a node without a client: redis-py's path
+                pool = None
+        if pool is None:
+            return self._scripts[name](keys=keys, args=args)
+        sha, src = self._requests[name]
+        command = _script_command(b"EVALSHA", sha, keys, args, self._key_parts)
+        try:
+            try:
+                return self._send(pool, command)
+            except rexc.NoScriptError:  # a restarted or new node's empty script cache
+                # SCRIPT LOAD goes to every primary (as redis-py's Script does), so the
+                # other nodes do not each answer NOSCRIPT once.
+                self._client.script_load(src.decode())
+                return self._send(pool, command)
+        except self._REDIRECTED:
+            return self._scripts[name](keys=keys, args=args)
+
+    @staticmethod
+    def _send(pool: Any, command: bytes) -> Any:
+        conn = _take_connection(pool)
+        try:
+            conn.send_packed_command([command], check_health=False)
+            response = conn.read_response()
+        except rexc.ResponseError:
+            _give_back(pool, conn)  # a complete error reply: the connection is fine
+            raise
+        except BaseException:
+            conn.disconnect()
+            _give_back(pool, conn)
+            raise
+        _give_back(pool, conn)
+        return response
+
+
+_LEAN_POOLS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _lean_pool(pool: Any) -> bool:
+    """Whether ``pool`` is a ``redis.ConnectionPool`` with the internals ``_take_connection``
+    uses, in the process that made it (the type check is remembered per pool)."""
+    lean = _LEAN_POOLS.get(pool)
+    if lean is None:
+        lean = _LEAN_POOLS[pool] = _has_lean_internals(pool)
+    return lean and pool.pid == os.getpid()
+
+
+def _has_lean_internals(pool: Any) -> bool:
+    return (
+        type(pool) is redis.ConnectionPool
+        and isinstance(getattr(pool, "pid", None), int)
+        and isinstance(getattr(pool, "_available_connections", None), list)
+        and isinstance(getattr(pool, "_in_use_connections", None), set)
+        and hasattr(getattr(pool, "_lock", None), "__enter__")
+        and getattr(pool, "cache", None) is None
+    )
+
+
+def _take_connection(pool: Any) -> Any:
+    """An idle connection of a ``ConnectionPool`` (what its ``get_connection`` does, minus its
+    metrics hooks and per-call socket poll: our callers read every reply in full or
+    disconnect); a new one through ``get_connection`` when none is idle."""
+    if _lean_pool(pool):
+        with pool._lock:
+            conn = pool._available_connections.pop() if pool._available_connections else None
+            if conn is not None:
+                pool._in_use_connections.add(conn)
+        if conn is not None:
+            try:
+                conn.connect()  # a no-op unless it was disconnected
+            except BaseException:
+                _give_back(pool, conn)
+                raise
+            return conn
+    return pool.get_connection()
+
+
+def _give_back(pool: Any, conn: Any) -> None:
+    if _lean_pool(pool):
+        with pool._lock:
+            if conn in pool._in_use_connections:
+                pool._in_use_connections.remove(conn)
+                pool._available_connections.append(conn)
+                return
+    pool.release(conn)
 
 
 def _first_named(
