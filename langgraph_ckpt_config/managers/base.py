@@ -733,8 +733,15 @@ class BaseCheckpointManager(ICheckpointManager):
         if hit is not None and hit[0] == checksum:
             return hit[1]
         raw = self._open_payload(stored, checksum, aad, what)
-        self._opened_cache.put(key, (checksum, raw), len(raw) + 100, replace=True)
+        self._remember_opened(key, checksum, raw)
         return raw
+
+    def _remember_opened(self, key: tuple, checksum: str, raw: bytes) -> None:
+        """Cache what a record or write with ``checksum`` opens to -- also when this process
+        just sealed it: the next read of it skips the checksum and decompression. An entry
+        of a write that then failed is harmless, since a hit needs a stored row with the same
+        checksum, i.e. the same bytes."""
+        self._opened_cache.put(key, (checksum, raw), len(raw) + 100, replace=True)
 
     def _open_bundle(self, bundle: StoredBundle) -> OpenedBundle:
         rec = bundle.record
@@ -835,6 +842,7 @@ class BaseCheckpointManager(ICheckpointManager):
             for ch, ver, typ, raw in blobs
         ]
         sealed, checksum = self._seal(payload, lambda: self._record_aad(thread_id, checkpoint_ns, checkpoint_id))
+        self._remember_opened((thread_id, checkpoint_ns, checkpoint_id), checksum, payload)
         record = StoredRecord(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
@@ -879,6 +887,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 raw, lambda t=task_id, i=idx: self._write_aad(thread_id, checkpoint_ns, checkpoint_id, t, i)
             )
             stored.append(StoredWrite(task_id, idx, channel, typ, sealed, checksum, task_path))
+            self._remember_opened((thread_id, checkpoint_ns, checkpoint_id, task_id, idx), checksum, raw)
         return stored
 
     def get_langgraph_bundle(
