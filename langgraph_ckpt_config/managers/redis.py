@@ -82,7 +82,7 @@ import re
 import socket
 import time
 import weakref
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -725,10 +725,14 @@ class RedisCheckpointManager(BaseCheckpointManager):
             yield
         except CkptError:
             raise
-        except _UNAVAILABLE as exc:
-            raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
-        except rexc.RedisError as exc:
-            raise ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}") from None
+        except (*_UNAVAILABLE, rexc.RedisError) as exc:
+            raise self._translated(exc) from None
+
+    def _translated(self, exc: BaseException) -> CkptError:
+        """Our error for a redis-py one: unavailable (connection, timeout, loading...) or not."""
+        if isinstance(exc, _UNAVAILABLE):
+            return BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}")
+        return ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ executors
     def _run(self, plan: Plan) -> Any:
@@ -741,10 +745,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
             return stop.value
         except CkptError:
             raise
-        except _UNAVAILABLE as exc:
-            raise BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}") from None
-        except rexc.RedisError as exc:
-            raise ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}") from None
+        except (*_UNAVAILABLE, rexc.RedisError) as exc:
+            raise self._translated(exc) from None
 
     async def _arun(self, plan: Plan) -> Any:
         with self._translate():
@@ -1664,19 +1666,27 @@ class _DirectScripts:
             except BaseException:
                 pool.pool.put_nowait(None)
                 raise
-        try:
+        return _exchange(conn, command, lambda c: _put_back(pool, c), connect=True)
+
+
+def _exchange(conn: Any, command: bytes, give_back: Callable[[Any], None], *, connect: bool = False) -> Any:
+    """Send one packed command on ``conn`` and read its reply, then hand ``conn`` back: as it
+    is after a reply (an error reply included: it was read in full), disconnected after any
+    other failure, so no half-read reply is left for the next caller."""
+    try:
+        if connect:
             conn.connect()
-            conn.send_packed_command([command], check_health=False)
-            response = conn.read_response()
-        except rexc.ResponseError:
-            _put_back(pool, conn)  # a complete error reply: the connection is fine
-            raise
-        except BaseException:
-            conn.disconnect()
-            _put_back(pool, conn)
-            raise
-        _put_back(pool, conn)
-        return response
+        conn.send_packed_command([command], check_health=False)
+        response = conn.read_response()
+    except rexc.ResponseError:
+        give_back(conn)
+        raise
+    except BaseException:
+        conn.disconnect()
+        give_back(conn)
+        raise
+    give_back(conn)
+    return response
 
 
 def _put_back(pool: Any, conn: Any) -> None:
@@ -1737,19 +1747,7 @@ class _DirectClusterScripts:
 
     @staticmethod
     def _send(pool: Any, command: bytes) -> Any:
-        conn = _take_connection(pool)
-        try:
-            conn.send_packed_command([command], check_health=False)
-            response = conn.read_response()
-        except rexc.ResponseError:
-            _give_back(pool, conn)  # a complete error reply: the connection is fine
-            raise
-        except BaseException:
-            conn.disconnect()
-            _give_back(pool, conn)
-            raise
-        _give_back(pool, conn)
-        return response
+        return _exchange(_take_connection(pool), command, lambda c: _give_back(pool, c))
 
 
 _LEAN_POOLS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
