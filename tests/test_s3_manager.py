@@ -582,36 +582,40 @@ def test_crash_before_the_record_put_returns_the_previous_checkpoint(s3_server):
     m.close()
 
 
+def _chat_put(saver, messages: list, parent: dict | None, i: int) -> dict:
+    """One chat step through the saver: ``messages`` as the next version of the list channel
+    of thread ``chat``, child of ``parent`` (a checkpoint dict). Returns the new checkpoint."""
+    from langgraph.checkpoint.base import uuid6
+
+    versions = dict(parent["channel_versions"]) if parent else {}
+    new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
+    versions.update(new_versions)
+    checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
+                  "channel_values": {"messages": messages}, "channel_versions": versions,
+                  "versions_seen": {}, "updated_channels": list(new_versions)}
+    cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
+    saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
+    return checkpoint
+
+
 def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
     """A process that read the latest checkpoint through the head holds every element of its
     lists: its next put sends only what is new (element, manifest, record; the head follows)."""
     from langchain_core.messages import HumanMessage
-    from langgraph.checkpoint.base import uuid6
 
     from langgraph_ckpt_config.saver import ConfigCheckpointSaver
-
-    def step(saver, messages, parent, i):
-        versions = dict(parent["channel_versions"]) if parent else {}
-        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
-        versions.update(new_versions)
-        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
-                      "channel_values": {"messages": messages}, "channel_versions": versions,
-                      "versions_seen": {}, "updated_channels": list(new_versions)}
-        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
-        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
-        return checkpoint
 
     writer = _manager(s3_server.endpoint_url)
     saver = ConfigCheckpointSaver(writer)
     messages, parent = [], None
     for i in range(30):
         messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
-        parent = step(saver, messages, parent, i)
+        parent = _chat_put(saver, messages, parent, i)
     writer.close()
     resumed = ConfigCheckpointSaver(_cold(writer))
     latest = resumed.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
     sent = _count_requests(resumed.manager)
-    step(resumed, [*latest["channel_values"]["messages"], HumanMessage("new", id="new")], latest, 30)
+    _chat_put(resumed, [*latest["channel_values"]["messages"], HumanMessage("new", id="new")], latest, 30)
     assert sent == ["PutObject"] * 3, sent  # element, manifest, record: not one PUT per stored element
     reader = ConfigCheckpointSaver(_cold(writer))
     got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
@@ -624,7 +628,6 @@ def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatc
     """Before the head caught up with the latest checkpoint, a cold reader still takes the list
     elements the older head holds (a digest names one value) and GETs only the newer ones."""
     from langchain_core.messages import HumanMessage
-    from langgraph.checkpoint.base import uuid6
 
     from langgraph_ckpt_config.managers import s3 as s3_module
     from langgraph_ckpt_config.saver import ConfigCheckpointSaver
@@ -635,15 +638,7 @@ def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatc
     messages, parent = [], None
     for i in range(40):
         messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
-        versions = dict(parent["channel_versions"]) if parent else {}
-        new_versions = {"messages": saver.get_next_version(versions.get("messages"), None)}
-        versions.update(new_versions)
-        checkpoint = {"v": 4, "id": str(uuid6(clock_seq=i)), "ts": "2026-01-01T00:00:00+00:00",
-                      "channel_values": {"messages": messages}, "channel_versions": versions,
-                      "versions_seen": {}, "updated_channels": list(new_versions)}
-        cfg = {"configurable": {"thread_id": "chat", "checkpoint_ns": "", **({"checkpoint_id": parent["id"]} if parent else {})}}
-        saver.put(cfg, checkpoint, {"source": "loop", "step": i, "parents": {}}, new_versions)
-        parent = checkpoint
+        parent = _chat_put(saver, messages, parent, i)
         if i == 36:
             writer.flush_heads()  # the head holds m0..m36; m37..m39 are newer
     reader = ConfigCheckpointSaver(_cold(writer))
