@@ -135,6 +135,45 @@ class FingerprintMemo:
                 dropped = data.pop(next(iter(data)))
                 self._bytes -= len(dropped[1]) + self.ENTRY_OVERHEAD
 
+    def remember_loaded(self, elements: Sequence[Any], digests: Sequence[str]) -> None:
+        """Record ``elements``, just deserialized from the stored elements ``digests`` (same
+        order) and not yet handed to anyone: their state now is exactly what those bytes
+        decode to, so while their fingerprint stays the same the next ``put`` may name the
+        stored element instead of serializing it again. (LangGraph rebuilds a thread's state
+        from ``get_tuple`` at every ``invoke``: without this, every element of the thread is
+        a new object, and the first ``put`` of each invoke would serialize them all.)"""
+        entries = []
+        kinds = _KINDS
+        dumps = pickle.dumps
+        for element, digest in zip(elements, digests):
+            cls = type(element)
+            kind = kinds.get(cls)
+            if kind is None:
+                kind = _kind(cls)
+            if kind == _NONE:
+                continue
+            try:
+                fp = dumps(_state(element, kind), _PROTOCOL)
+            except Exception:
+                continue
+            entries.append((id(element), cls, fp, digest))
+        overhead = self.ENTRY_OVERHEAD
+        limit = self._max_bytes // 4
+        with self._lock:
+            data = self._data
+            for key, cls, fp, digest in entries:
+                size = len(fp) + overhead
+                if size > limit:
+                    continue
+                old = data.pop(key, None)
+                if old is not None:
+                    self._bytes -= len(old[1]) + overhead
+                data[key] = (cls, fp, digest)
+                self._bytes += size
+            while self._bytes > self._max_bytes:
+                dropped = data.pop(next(iter(data)))
+                self._bytes -= len(dropped[1]) + overhead
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

@@ -87,6 +87,14 @@ def _thread_id(config: RunnableConfig) -> str:
     return str(thread_id)
 
 
+def _in_a_run(configurable: Mapping[str, Any]) -> bool:
+    """Whether a ``get_tuple`` comes from a graph run (``invoke``/``stream`` and their async
+    twins), which will ``put`` the state it reads: LangGraph then passes its runtime in
+    ``configurable`` under ``__pregel_*`` keys. Only a performance hint: a wrong answer costs
+    a needless fingerprint or a needless serialization, never correctness."""
+    return any(key.startswith("__pregel_") for key in configurable)
+
+
 def _created_at(checkpoint: Checkpoint) -> float:
     try:
         return datetime.fromisoformat(checkpoint["ts"]).timestamp()
@@ -313,9 +321,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             if len(self._element_memo) > _ELEMENT_MEMO_SIZE:
                 self._element_memo.popitem(last=False)
 
-    def _value(self, bundle: OpenedBundle, typ: str, raw: bytes, channel: str) -> Any:
+    def _value(self, bundle: OpenedBundle, typ: str, raw: bytes, channel: str, resume: bool) -> Any:
         if typ in MANIFEST_TYPES:
-            loads = self.serde.loads_typed
+            serde = self.serde
+            loads = serde.loads_typed
             elements = bundle.elements
             digests = expand_digests(typ, raw, elements)
             value = [loads(item) for item in element_values(digests, elements)]
@@ -325,6 +334,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 rec = bundle.record
                 generation = self.manager.element_generation(rec.thread_id)
                 self._remember_lists([_RememberedList(rec.thread_id, rec.checkpoint_ns, channel, list(value), digests, None, generation)])
+            elif resume and (memo := self._fingerprint_memo(serde)) is not None:
+                # get_tuple starts every invoke: the graph will put these objects back
+                memo.remember_loaded(value, digests)
             return value
         return self.serde.loads_typed((typ, raw))
 
@@ -350,7 +362,11 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             "replace": all(channel in WRITES_IDX_MAP for channel, _ in writes),
         }
 
-    def _to_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None = None) -> CheckpointTuple:
+    def _to_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None = None, *, resume: bool = False) -> CheckpointTuple:
+        """The tuple LangGraph expects. ``resume``: for a ``get_tuple`` a graph run continues
+        from -- the list elements loaded are fingerprinted (element_memo.py) so that the run's
+        next ``put`` does not serialize them again. Other reads (``list``, ``get_state``, an
+        operator's ``get_tuple``) skip that cost."""
         serde = self.serde
         rec = bundle.record
         if doc is None:
@@ -358,7 +374,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
         checkpoint["channel_values"] = {
-            channel: self._value(bundle, typ, raw, channel)
+            channel: self._value(bundle, typ, raw, channel, resume)
             for (channel, version), (typ, raw) in bundle.blobs.items()
             if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
         }
@@ -419,7 +435,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         bundle = self.manager.get_langgraph_bundle(
             thread_id, configurable.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
         )
-        return self._to_tuple(bundle) if bundle is not None else None
+        return self._to_tuple(bundle, resume=_in_a_run(configurable)) if bundle is not None else None
 
     def list(
         self,
@@ -530,7 +546,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         bundle = await self.manager.aget_langgraph_bundle(
             thread_id, configurable.get("checkpoint_ns", "") or "", get_checkpoint_id(config)
         )
-        return self._to_tuple(bundle) if bundle is not None else None
+        return self._to_tuple(bundle, resume=_in_a_run(configurable)) if bundle is not None else None
 
     async def alist(
         self,

@@ -335,6 +335,80 @@ def test_in_place_edits_of_stored_elements_are_stored(manager_factory):
     assert stored[2] == [1, 2, 3] and stored[3] == "new"
 
 
+RUN = {"__pregel_runtime": object()}  # what LangGraph adds to configurable inside a graph run
+
+
+def test_a_run_does_not_serialize_the_elements_it_loaded_again(manager_factory):
+    """LangGraph rebuilds a thread's state from ``get_tuple`` at every invoke, so every element
+    is a new object: the run's next put names the stored elements without serializing them
+    again -- unless one was edited in place after it was loaded."""
+    saver = ConfigCheckpointSaver(manager_factory())
+    items: list[Any] = [HumanMessage(f"m{i}", id=f"m{i}") for i in range(12)] + [{"n": 1}]
+    config = _put_items(saver, "loaded", None, items, 1)
+    serialized: list[Any] = []
+    original = saver.serde.dumps_typed
+
+    def counting(obj):
+        serialized.append(obj)
+        return original(obj)
+
+    latest = {"configurable": {"thread_id": "loaded", "checkpoint_ns": "", **RUN}}
+    saver.serde.dumps_typed = counting
+    try:
+        loaded = saver.get_tuple(latest).checkpoint["channel_values"]["items"]
+        assert loaded == items and all(a is not b for a, b in zip(loaded, items))
+        config = _put_items(saver, "loaded", config, [*loaded, "new"], 2)
+        assert not any(any(obj is element for element in loaded) for obj in serialized)
+        loaded = saver.get_tuple(latest).checkpoint["channel_values"]["items"]
+        loaded[0].content = "edited after loading"
+        loaded[-2]["n"] = 1.0
+        _put_items(saver, "loaded", config, [*loaded, "newer"], 3)
+        assert any(obj is loaded[0] for obj in serialized) and any(obj is loaded[-2] for obj in serialized)
+    finally:
+        del saver.serde.dumps_typed
+    saver.manager._element_cache.clear()
+    cold = ConfigCheckpointSaver(saver.manager).get_tuple({"configurable": {"thread_id": "loaded", "checkpoint_ns": ""}})
+    stored = cold.checkpoint["channel_values"]["items"]
+    assert stored[0].content == "edited after loading" and [m.content for m in stored[1:12]] == [f"m{i}" for i in range(1, 12)]
+    assert stored[12] == {"n": 1.0} and type(stored[12]["n"]) is float
+    assert stored[13:] == ["new", "newer"]
+
+
+class EditedState(TypedDict, total=False):
+    records: Annotated[list[dict], operator.add]
+
+
+def _edit_first_record(state: EditedState) -> dict[str, Any]:
+    if state.get("records"):
+        state["records"][0]["visits"] += 1  # in place, on the object the run loaded
+    return {"records": [{"visits": 0}]}
+
+
+@pytest.mark.parametrize("backend", SMALL)
+def test_a_node_editing_loaded_state_in_place_is_stored_like_in_memory_saver(manager_factory, backend):
+    """A node that edits an element of the state it was given (not a pattern LangGraph
+    recommends, but one real graphs have) is stored as InMemorySaver stores it. Durability
+    "sync": with "async" the put of the step before runs in the background, racing the
+    node's edit, on every saver alike."""
+
+    def run(saver) -> list:
+        builder = StateGraph(EditedState)
+        builder.add_node("edit", _edit_first_record)
+        builder.add_edge(START, "edit")
+        builder.add_edge("edit", END)
+        graph = builder.compile(checkpointer=saver)
+        cfg = {"configurable": {"thread_id": "edited"}}
+        for _ in range(4):
+            graph.invoke({"records": []}, cfg, durability="sync")
+        return [s.values.get("records") for s in graph.get_state_history(cfg)]
+
+    manager = manager_factory()
+    ours = run(ConfigCheckpointSaver(manager))
+    manager._element_cache.clear()
+    assert ours == run(InMemorySaver())
+    assert ours[0][0] == {"visits": 3}
+
+
 def _put_items(saver, thread_id: str, parent: dict | None, items: list, step: int) -> dict:
     from langgraph.checkpoint.base import empty_checkpoint
 

@@ -14,7 +14,6 @@ the job of the checksum (plaintext records) and of AES-GCM (encrypted records).
 from __future__ import annotations
 
 import importlib
-import threading
 import zlib
 from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
@@ -164,7 +163,11 @@ class ZstdCompressor(Compressor):
     """Zstandard: the best ratio for its speed, and the default when compression is enabled.
 
     ``ZstdCompressor``/``ZstdDecompressor`` objects are costly to build and must not be
-    shared between threads, so each thread keeps its own, one compressor per level.
+    used by two threads at once. Idle ones wait in a shared stack (one per level): a call
+    takes one, or builds one when all are in use, and puts it back. Not one per thread:
+    LangGraph writes checkpoints from executor threads that live for one ``invoke``, so
+    per-thread objects would be rebuilt at every turn. ``list.pop``/``append`` are atomic,
+    so no lock is needed; the stacks hold at most as many objects as calls ran at once.
     """
 
     name = "zstd"
@@ -174,41 +177,43 @@ class ZstdCompressor(Compressor):
 
     def __init__(self) -> None:
         self._lib = _LazyModule("zstandard", "pip install zstandard (a dependency of langgraph-ckpt-config)")
-        self._local = threading.local()
+        self._idle_compressors: dict[int, list[Any]] = {}
+        self._idle_decompressors: list[Any] = []
 
     def ensure_available(self) -> None:
         self._lib.get()
 
-    def _compressor(self, level: int) -> Any:
-        per_level: dict[int, Any] | None = getattr(self._local, "compressors", None)
-        if per_level is None:
-            per_level = self._local.compressors = {}
-        comp = per_level.get(level)
-        if comp is None:
-            comp = per_level[level] = self._lib.get().ZstdCompressor(level=level)
-        return comp
-
-    def _decompressor(self) -> Any:
-        dec = getattr(self._local, "decompressor", None)
-        if dec is None:
-            dec = self._local.decompressor = self._lib.get().ZstdDecompressor()
-        return dec
-
     def compress(self, data: bytes, level: int) -> bytes:
-        return self._compressor(level).compress(data)
+        idle = self._idle_compressors.get(level)
+        if idle is None:
+            idle = self._idle_compressors.setdefault(level, [])
+        try:
+            comp = idle.pop()
+        except IndexError:
+            comp = self._lib.get().ZstdCompressor(level=level)
+        out = comp.compress(data)
+        idle.append(comp)  # not after an exception: a failed object is dropped
+        return out
 
     def decompress(self, data: bytes) -> bytes:
         lib = self._lib.get()
+        idle = self._idle_decompressors
+        try:
+            dec = idle.pop()
+        except IndexError:
+            dec = lib.ZstdDecompressor()
         try:
             declared = lib.frame_content_size(data)
             if declared > MAX_DECOMPRESSED_SIZE:
                 raise _too_large(self.name)
             if declared >= 0:
-                return self._decompressor().decompress(data)
-            # no size in the frame header (not written by us): an output buffer of at most the cap
-            return self._decompressor().decompress(data, max_output_size=MAX_DECOMPRESSED_SIZE)
+                out = dec.decompress(data)
+            else:  # no size in the frame header (not written by us): an output buffer of at most the cap
+                out = dec.decompress(data, max_output_size=MAX_DECOMPRESSED_SIZE)
         except lib.ZstdError as exc:  # including a size-less frame larger than the cap
             raise CodecError(f"decompression failed (zstd): {exc}") from None
+        idle.append(dec)  # not after an error: a failed object is dropped
+        return out
 
 
 _BY_NAME: dict[str, Compressor] = {
