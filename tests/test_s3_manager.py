@@ -519,11 +519,9 @@ def test_the_head_follows_puts_and_regular_writes_later_special_writes_at_once(s
     assert sorted(w.data for w in got.writes) == [b"stop", b"w0"] and sorted(sent) == ["GetObject", "ListObjectsV2"]
 
 
-def test_the_deferred_head_goes_out_on_its_own(s3_server, monkeypatch):
-    from langgraph_ckpt_config.managers import s3 as s3_module
-
-    monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 0.05)
-    m = _manager(s3_server.endpoint_url)
+def test_the_deferred_head_goes_out_on_its_own(s3_server):
+    """After ``head_flush_delay`` (configured here; the module default is 3600 s in these tests)."""
+    m = _manager(s3_server.endpoint_url, head_flush_delay=0.05)
     _put(m, "t", "001")
     _writes(m, "t", "001", n=2)
     deadline = time.monotonic() + 30  # a wait for the worker, not a timing assertion

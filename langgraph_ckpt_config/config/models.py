@@ -222,6 +222,10 @@ class S3Parameters(ManagerParameters):
     read_timeout: float = Field(default=30, gt=0)
     compression_enabled: bool = True
     compression_algorithm: Literal["none", "gzip", "lz4", "zstd"] = "gzip"
+    #: Seconds between a namespace's first change not yet in its head and the head PUT
+    #: (docs/s3.md, "The head"): larger saves requests in fast loops, smaller makes cold
+    #: reads of a busy thread cheaper sooner. None: the built-in default, 0.25 s.
+    head_flush_delay: float | None = Field(default=None, ge=0, le=3600)
 
 
 class CustomParameters(ManagerParameters):

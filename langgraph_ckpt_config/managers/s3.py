@@ -199,7 +199,8 @@ class S3CheckpointManager(BaseCheckpointManager):
         self._heads = LRUCache(_STATES, None)
         self._head_locks = [threading.Lock() for _ in range(_HEAD_LOCKS)]
         # (thread, ns) -> the deferred re-send of its head with the pending writes that followed it.
-        self._deferred = DeferredJobs(_HEAD_FLUSH_DELAY, f"lgckpt-s3-heads-{self.name}")
+        delay = _HEAD_FLUSH_DELAY if p.head_flush_delay is None else p.head_flush_delay
+        self._deferred = DeferredJobs(delay, f"lgckpt-s3-heads-{self.name}")
         self._conditional = True
         self._lock = threading.Lock()
         self._ensure_bucket()
