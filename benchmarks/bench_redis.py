@@ -57,6 +57,7 @@ from benchmarks.bench_savers import (
     interleaved_graph_turns,
     interleaved_reads,
     ratio_table,
+    rotated,
 )
 from langgraph_ckpt_config.managers.redis import RedisCheckpointManager
 from langgraph_ckpt_config.managers.sqlite import SqliteCheckpointManager
@@ -315,8 +316,8 @@ def interleaved_ops(savers: dict[str, Any], make_ops: Callable[[Any], dict[str, 
         samples: dict[str, list[float]] = {name: [] for name in savers}
         for name in savers:
             ops[name][op]()
-        for _ in range(repeat):
-            for name in savers:
+        for i in range(repeat):
+            for name in rotated(list(savers), i):
                 t0 = time.perf_counter()
                 ops[name][op]()
                 samples[name].append(time.perf_counter() - t0)
