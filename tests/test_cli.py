@@ -193,6 +193,25 @@ def test_migrate_interrupted_part_way_then_resumed(workspace):
 
 
 def test_bad_arguments_exit_nonzero_with_one_line(workspace):
-    for args in (["cleanup"], ["migrate", "--from", "main", "--to", "main"], ["show", "chat-1", "no-such-checkpoint"], ["import", "/nonexistent.json"]):
+    folder = workspace.parent
+    for args in (["cleanup"], ["migrate", "--from", "main", "--to", "main"], ["show", "chat-1", "no-such-checkpoint"],
+                 ["import", "/nonexistent.json"], ["import", str(folder)], ["export", "chat-1", "-o", str(folder)],
+                 ["export", "chat-1", "-o", str(folder / "main.db" / "x.json")]):
         proc = lgckpt(workspace, *args, check=1)
-        assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+        assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, args
+    for args in (["cleanup", "--max-count", "0"], ["threads", "--limit", "-1"], ["threads", "--offset", "-5"], ["history", "chat-1", "--limit", "0"]):
+        assert "Invalid value" in lgckpt(workspace, *args, check=2).stderr, args  # usage error, not a silent no-op
+
+
+def test_export_names_each_thread_once_and_import_renames_one_thread_only(workspace, tmp_path):
+    out = tmp_path / "twice.json"
+    lgckpt(workspace, "export", "chat-1", "chat-1", "-o", str(out))
+    doc = json.loads(out.read_text())
+    assert len({r["checkpoint_id"] for r in doc["records"]}) == len(doc["records"])
+    both = tmp_path / "both.json"
+    lgckpt(workspace, "export", "chat-1", "ask-1", "-o", str(both))
+    proc = lgckpt(workspace, "--manager", "archive", "import", str(both), "--thread", "merged", check=1)
+    assert "would merge" in proc.stderr
+    assert json.loads(lgckpt(workspace, "--manager", "archive", "threads", "--json").stdout)["total"] == 0
+    lgckpt(workspace, "--manager", "archive", "import", str(out), "--thread", "copy")
+    assert [t["thread_id"] for t in json.loads(lgckpt(workspace, "--manager", "archive", "threads", "--json").stdout)["threads"]] == ["copy"]

@@ -421,3 +421,47 @@ def test_storage_size_counts_the_write_ahead_log(tmp_path):
         reported = m.get_statistics()["storage_size_bytes"]
         assert reported == db.stat().st_size + wal.stat().st_size
         assert reported > 20 * 2000 // 2
+
+
+def test_verify_without_the_right_key_reports_but_never_marks(tmp_path):
+    """A key that is missing or different is a configuration problem: verify fails (exit 1 in
+    the CLI) but leaves the intact checkpoint readable with the right key."""
+    import base64
+
+    key = "k1:" + base64.b64encode(bytes(range(32))).decode()
+    other = "k1:" + base64.b64encode(bytes(range(1, 33))).decode()
+    db = tmp_path / "keys.db"
+    with _manager(db, client_encryption={"enabled": True, "keys": key}) as m:
+        _put(m, "t", "c1")
+    for config in ({}, {"client_encryption": {"enabled": True, "keys": other}}):
+        with _manager(db, **config) as m:
+            report = m.verify_report("c1", thread_id="t")
+            assert report["problems"] and not report["marked_corrupted"]
+            assert m.query_records(RecordQuery(checkpoint_id="c1"))[0].status == "active"
+    with _manager(db, client_encryption={"enabled": True, "keys": key}) as m:
+        assert m.verify_checkpoint("c1", thread_id="t")
+        assert m.get_langgraph_bundle("t").payload == b"payload-c1"
+
+
+def test_a_passing_verify_clears_an_earlier_mark(tmp_path):
+    """Damage marks the checkpoint corrupted; once the bytes are back (repaired from a backup),
+    verify finds it intact and makes it readable again."""
+    db = tmp_path / "repair.db"
+    with _manager(db) as m:
+        _put(m, "t", "c1")
+    raw = sqlite3.connect(db)
+    good = raw.execute('SELECT payload FROM "workflow_checkpoints_blobs" WHERE channel = ?', ("c",)).fetchone()[0]
+    raw.execute('UPDATE "workflow_checkpoints_blobs" SET payload = ? WHERE channel = ?', (b"forged", "c"))
+    raw.commit()
+    with _manager(db) as m:
+        report = m.verify_report("c1", thread_id="t")
+        assert report["problems"] and report["marked_corrupted"]
+        with pytest.raises(IntegrityError, match="lgckpt verify -t t"):
+            m.get_langgraph_bundle("t")
+    raw.execute('UPDATE "workflow_checkpoints_blobs" SET payload = ? WHERE channel = ?', (good, "c"))
+    raw.commit()
+    raw.close()
+    with _manager(db) as m:
+        assert m.verify_checkpoint("c1", thread_id="t")
+        assert m.query_records(RecordQuery(checkpoint_id="c1"))[0].status == "active"
+        assert m.get_langgraph_bundle("t").blobs[("c", 1)][1] == b"c@1"

@@ -60,6 +60,10 @@ def command(fn: Callable) -> Callable:
 
             err_console.print(f"error: {redact_url(str(exc))}", markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        except OSError as exc:  # a file the operator named: a directory, a missing folder, no permission
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"error: {exc.strerror or exc}{where}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         finally:
             if ctx is not None:
                 state(ctx).close()

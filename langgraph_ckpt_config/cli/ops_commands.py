@@ -52,7 +52,13 @@ def verify(
             reports.append(manager.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns))
             bar.advance()
     bad = [r for r in reports if r["problems"]]
-    emit(ctx, {"checked": len(reports), "corrupted": bad}, title=f"verified {len(reports)} checkpoints, {len(bad)} corrupted",
+    corrupted = [r for r in bad if r["marked_corrupted"]]
+    undecryptable = [r for r in bad if not r["marked_corrupted"]]
+    title = f"verified {len(reports)} checkpoints, {len(corrupted)} corrupted"
+    if undecryptable:
+        # intact bytes that this configuration cannot decrypt: a key setting, not damage; not marked
+        title += f", {len(undecryptable)} not decryptable with the configured keys (client_encryption.keys)"
+    emit(ctx, {"checked": len(reports), "corrupted": corrupted, "not_decryptable": undecryptable}, title=title,
          columns=["thread", "namespace", "checkpoint", "problem"],
          rows=[(r["thread_id"], r["checkpoint_ns"], r["checkpoint_id"], "; ".join(r["problems"])) for r in bad])
     if bad:
@@ -88,7 +94,7 @@ def restore(ctx: typer.Context, thread_id: str = typer.Argument(...), checkpoint
 def cleanup(
     ctx: typer.Context,
     max_age: str = typer.Option(None, "--max-age", help="Remove threads idle longer than this (3600, 12h, 7d)"),
-    max_count: int = typer.Option(None, "--max-count", help="Keep the newest N checkpoints per thread namespace"),
+    max_count: int = typer.Option(None, "--max-count", min=1, help="Keep the newest N checkpoints per thread namespace"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be removed"),
 ) -> None:
     """Apply retention (never removes a thread's newest checkpoint unless the whole thread expired)."""
@@ -123,6 +129,9 @@ def export(
     output: Path = typer.Option(..., "--output", "-o", help="Export file (JSON, format documented in docs/design.md)"),
 ) -> None:
     """Export whole threads to a portable file."""
+    thread_ids = list(dict.fromkeys(thread_ids))  # a thread named twice is exported once
+    if output.is_dir():
+        raise InvalidInputError(f"--output {output} is a directory; name the export file")
     manager = state(ctx).manager()
     docs = []
     with progress(ctx, len(thread_ids), "exporting") as bar:
@@ -147,11 +156,16 @@ def import_(
     thread_id: str = typer.Option(None, "--thread", help="Import under this thread id instead"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace checkpoints that already exist"),
 ) -> None:
-    """Import an export file (original ids kept)."""
+    """Import an export file (original ids kept, unless --thread gives a file of one thread another id).
+
+    The whole file is checked first: a damaged or incomplete file, or a checkpoint that
+    already exists (without --overwrite), imports nothing."""
     from langgraph_ckpt_config.managers.base import _read_export
 
     doc = _read_export(path)
-    keys = state(ctx).manager().import_document(doc, thread_id=thread_id, overwrite=overwrite)
+    manager = state(ctx).manager()
+    with progress(ctx, len(doc["records"]), "importing") as bar:
+        keys = manager.import_document(doc, thread_id=thread_id, overwrite=overwrite, progress=bar.advance)
     emit(ctx, {"imported": len(keys)}) if state(ctx).json_output else console.print(f"imported {len(keys)} checkpoint(s)", markup=False)
 
 

@@ -48,8 +48,8 @@ def _next_nodes(checkpoint: dict[str, Any]) -> list[str]:
 def threads(
     ctx: typer.Context,
     workflow: str = typer.Option(None, "--workflow", "-w", help="Only threads of this workflow_id"),
-    limit: int = typer.Option(50, "--limit", help="Page size"),
-    offset: int = typer.Option(0, "--offset", help="Skip this many threads"),
+    limit: int = typer.Option(50, "--limit", min=1, help="Page size"),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many threads"),
 ) -> None:
     """Threads with checkpoint counts, last update and stored size (most recent first)."""
     manager = state(ctx).manager()
@@ -77,7 +77,7 @@ def history(
     ctx: typer.Context,
     thread_id: str = typer.Argument(..., help="Thread id"),
     namespace: str = typer.Option("", "--ns", help="Checkpoint namespace (subgraphs)"),
-    limit: int = typer.Option(None, "--limit", help="Newest N only"),
+    limit: int = typer.Option(None, "--limit", min=1, help="Newest N only"),
 ) -> None:
     """A thread's checkpoints, newest first: id, step, source, next nodes, pending writes."""
     manager = state(ctx).manager()
@@ -112,8 +112,8 @@ def history(
 def _load_view(manager, thread_id: str, checkpoint_id: str | None, namespace: str) -> dict[str, Any]:
     bundle = manager.get_langgraph_bundle(thread_id, namespace, checkpoint_id)
     if bundle is None:
-        what = f"checkpoint {checkpoint_id!r}" if checkpoint_id else "any checkpoint"
-        raise CheckpointNotFoundError(f"thread {thread_id!r} has no {what} in namespace {namespace!r}")
+        what = f"no checkpoint {checkpoint_id!r}" if checkpoint_id else "no checkpoints"
+        raise CheckpointNotFoundError(f"thread {thread_id!r} has {what} in namespace {namespace!r}")
     return {"checkpoint_id": bundle.record.checkpoint_id, **manager.decode_langgraph(bundle)}
 
 

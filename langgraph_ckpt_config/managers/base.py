@@ -33,9 +33,17 @@ from langgraph_ckpt_config.errors import (
     CheckpointNotFoundError,
     CkptError,
     CodecError,
+    EncryptionError,
     IntegrityError,
     InvalidInputError,
     ManagerNotInitializedError,
+)
+from langgraph_ckpt_config.managers.export_doc import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ImportItem,
+    check_export,
+    read_export,
 )
 from langgraph_ckpt_config.managers.interfaces import (
     CheckpointMetadata,
@@ -67,8 +75,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-EXPORT_FORMAT = "langgraph-ckpt-config/export"
-EXPORT_VERSION = 1
 
 #: Metadata keys LangGraph's retention logic reads; always kept in plaintext
 #: (they are counters and ids, not state) so retention works with encryption on.
@@ -693,8 +699,9 @@ class BaseCheckpointManager(ICheckpointManager):
     def _open_record(self, record: StoredRecord) -> bytes:
         if record.status == CheckpointStatus.CORRUPTED.value:
             raise IntegrityError(
-                f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} is marked corrupted; "
-                "delete it or restore it from an export"
+                f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} is marked corrupted by a "
+                f"verification; `lgckpt verify -t {record.thread_id}` checks it again and clears the mark if it "
+                "is intact, else restore the thread from an export"
             )
         assert record.payload is not None
         return self._open_cached(
@@ -1599,14 +1606,29 @@ class BaseCheckpointManager(ICheckpointManager):
             # The row itself cannot be read back: report it and mark it, without its payload.
             self._count("verification_failures")
             self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
-            return {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns, "checkpoint_id": checkpoint_id, "problems": [f"record: {exc}"]}
+            return {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+                "problems": [f"record: {exc}"],
+                "marked_corrupted": True,
+            }
         problems: list[str] = []
+        key_problems: list[str] = []
         tid, ns, cid = rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id
 
         def check(stored: bytes, checksum: str, aad: bytes, what: str) -> None:
             try:
                 self.pipeline.verify_checksum(stored, checksum)
+            except CkptError as exc:
+                problems.append(f"{what}: {exc}")
+                return
+            try:
                 self.pipeline.open(stored, aad)
+            except EncryptionError as exc:
+                # The stored bytes are the ones written (their checksum matches): a key that is
+                # missing, unknown or wrong here is a configuration problem, not damage.
+                key_problems.append(f"{what}: {exc}")
             except CkptError as exc:
                 problems.append(f"{what}: {exc}")
 
@@ -1629,7 +1651,20 @@ class BaseCheckpointManager(ICheckpointManager):
             self._count("verification_failures")
             logger.warning("checkpoint %r of thread %r failed verification: %s", cid, tid, "; ".join(problems))
             self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
-        return {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": cid, "problems": problems}
+        elif key_problems:
+            # Not marked: marking would take a healthy thread offline over a key setting.
+            self._count("verification_failures")
+            logger.warning("checkpoint %r of thread %r could not be decrypted: %s", cid, tid, "; ".join(key_problems))
+        elif rec.status == CheckpointStatus.CORRUPTED.value:
+            # Marked by an earlier run, intact now (e.g. a blob restored): readable again.
+            self._update_record(tid, ns, cid, status=CheckpointStatus.ACTIVE.value, updated_at=time.time())
+        return {
+            "thread_id": tid,
+            "checkpoint_ns": ns,
+            "checkpoint_id": cid,
+            "problems": problems + key_problems,
+            "marked_corrupted": bool(problems),
+        }
 
     def _verify_elements(self, tid: str, ns: str, ch: str, ver: ChannelVersion, blob: StoredBlob, check) -> list[str]:
         """Problems with the list elements a manifest names (missing ones; ``check`` reports damage)."""
@@ -1776,99 +1811,77 @@ class BaseCheckpointManager(ICheckpointManager):
         overwrite: bool = False,
         metadata: Mapping[str, Any] | None = None,
         skip_existing: bool = False,
+        progress: Callable[[], None] | None = None,
     ) -> list[tuple[str, str, str]]:
         """Import a parsed export document; returns (thread_id, ns, checkpoint_id) per imported record.
 
-        ``skip_existing`` leaves records that already exist untouched (a resumed migration)."""
+        The whole document is checked first (export_doc.py), and so is every conflict with
+        what the store holds: a damaged or incomplete file, or a conflict, imports nothing.
+        ``thread_id`` renames the thread (a file of one thread only); ``skip_existing`` leaves
+        records that already exist untouched (a resumed migration); ``progress`` is called
+        after each record written."""
         self._require_open()
-        _check_export(doc)
+        items = read_export(doc, renaming_thread=thread_id is not None, renaming_checkpoint=checkpoint_id is not None)
+        # Every conflict before any write: a refused import leaves the store as it was.
+        todo = []
+        conflicts = []
+        for item in items:
+            src_tid, ns, src_cid = item.key
+            target = (thread_id or src_tid, ns, checkpoint_id or src_cid)
+            if not overwrite and self._read_record(*target) is not None:
+                if not skip_existing:
+                    conflicts.append(target)
+                continue
+            todo.append((item, target))
+        if conflicts:
+            shown = ", ".join(f"{cid!r} of thread {tid!r}" for tid, _, cid in conflicts[:3])
+            raise CheckpointExistsError(
+                f"{len(conflicts)} checkpoint(s) of the file already exist ({shown}{', ...' if len(conflicts) > 3 else ''}); "
+                "nothing was imported: import with overwrite (CLI: --overwrite) or under another thread id (CLI: --thread)"
+            )
         imported: list[tuple[str, str, str]] = []
-        blobs_by_key: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for b in doc.get("blobs", []):
-            blobs_by_key.setdefault((b["thread_id"], b["checkpoint_ns"]), []).append(b)
-        writes_by_key: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-        for w in doc.get("writes", []):
-            writes_by_key.setdefault((w["thread_id"], w["checkpoint_ns"], w["checkpoint_id"]), []).append(w)
-        for item in doc["records"]:
-            src_tid, ns, src_cid = item["thread_id"], item["checkpoint_ns"], item["checkpoint_id"]
-            tid = thread_id or src_tid
-            cid = checkpoint_id or src_cid
-            raw = base64.b64decode(item["data"])
-            if hashlib.sha256(raw).hexdigest() != item.get("sha256"):
-                raise IntegrityError(f"export file: checkpoint {src_cid!r} does not match its sha256; the file is damaged")
-            if not overwrite and self._read_record(tid, ns, cid) is not None:
-                if skip_existing:
-                    continue
-                raise CheckpointExistsError(
-                    f"checkpoint {cid!r} already exists in thread {tid!r}; pass overwrite=True or another id"
-                )
-            versions = item.get("channel_versions") or {}
-            candidates = blobs_by_key.get((src_tid, ns), [])
-            doc_nodes = {
-                b["version"]: base64.b64decode(b["data"])
-                for b in candidates
-                if b["channel"] == ELEMENT_CHANNEL and b["payload_type"] == NODE_TYPE
-            }
-            needed = closure(
-                [
-                    entry
-                    for b in candidates
-                    if b["payload_type"] in MANIFEST_TYPES and versions.get(b["channel"]) == b["version"]
-                    for entry in manifest_entries(b["payload_type"], base64.b64decode(b["data"]))
-                ],
-                lambda digests, nodes=doc_nodes: {h: nodes[h] for h in digests if h in nodes},
-                strict=False,
-            )
-            blobs = []
-            for b in candidates:
-                is_element = b["channel"] == ELEMENT_CHANNEL and b["version"] in needed
-                if versions.get(b["channel"]) != b["version"] and not is_element:
-                    continue
-                if b["payload_type"] == EMPTY_BLOB_TYPE:
-                    blobs.append((ns, StoredBlob(b["channel"], b["version"], EMPTY_BLOB_TYPE, b"", "")))
-                else:
-                    blobs.append((ns, self.seal_blob(tid, ns, b["channel"], b["version"], b["payload_type"], base64.b64decode(b["data"]))))
-            sealed, checksum = self._seal(raw, self._record_aad(tid, ns, cid))
-            md = dict(item.get("metadata") or {})
-            if metadata:
-                md.update(metadata)
-            now = time.time()
-            record = StoredRecord(
-                thread_id=tid,
-                checkpoint_ns=ns,
-                checkpoint_id=cid,
-                parent_checkpoint_id=item.get("parent_checkpoint_id"),
-                workflow_id=item.get("workflow_id") or self.params.default_workflow_id,
-                kind=item.get("kind", RecordKind.DATA.value),
-                payload_type=item["payload_type"],
-                payload=sealed,
-                checksum=checksum,
-                size=len(sealed) + sum(len(b.payload) for _, b in blobs),
-                created_at=float(item.get("created_at") or now),
-                updated_at=now,
-                status=item.get("status", CheckpointStatus.ACTIVE.value)
-                if item.get("status") != CheckpointStatus.CORRUPTED.value
-                else CheckpointStatus.ACTIVE.value,
-                tags=list(item.get("tags") or []),
-                metadata=md,
-                channel_versions=dict(versions),
-            )
-            self._write_checkpoint(record, blobs)
-            writes = writes_by_key.get((src_tid, ns, src_cid), [])
-            if writes:
-                self.put_langgraph_writes(
-                    thread_id=tid,
-                    checkpoint_ns=ns,
-                    checkpoint_id=cid,
-                    writes=[
-                        (w["task_id"], int(w["idx"]), w["channel"], w["payload_type"], base64.b64decode(w["data"]), w.get("task_path", ""))
-                        for w in writes
-                    ],
-                    replace=True,
-                )
+        for item, (tid, ns, cid) in todo:
+            self._import_item(item, tid, ns, cid, metadata)
             imported.append((tid, ns, cid))
+            if progress is not None:
+                progress()
         self._count("imports", len(imported))
         return imported
+
+    def _import_item(self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None) -> None:
+        fields = item.fields
+        blobs = [
+            (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", "") if typ == EMPTY_BLOB_TYPE else self.seal_blob(tid, ns, ch, ver, typ, raw))
+            for ch, ver, typ, raw in item.blobs
+        ]
+        sealed, checksum = self._seal(item.raw, self._record_aad(tid, ns, cid))
+        md = dict(fields.get("metadata") or {})
+        if metadata:
+            md.update(metadata)
+        now = time.time()
+        status = fields.get("status", CheckpointStatus.ACTIVE.value)
+        record = StoredRecord(
+            thread_id=tid,
+            checkpoint_ns=ns,
+            checkpoint_id=cid,
+            parent_checkpoint_id=fields.get("parent_checkpoint_id"),
+            workflow_id=fields.get("workflow_id") or self.params.default_workflow_id,
+            kind=fields.get("kind", RecordKind.DATA.value),
+            payload_type=fields["payload_type"],
+            payload=sealed,
+            checksum=checksum,
+            # what this checkpoint adds, as put counts it: not the list elements it shares
+            size=len(sealed) + sum(len(b.payload) for _, b in blobs if b.channel != ELEMENT_CHANNEL),
+            created_at=float(fields.get("created_at") or now),
+            updated_at=now,
+            status=CheckpointStatus.ACTIVE.value if status == CheckpointStatus.CORRUPTED.value else status,
+            tags=list(fields.get("tags") or []),
+            metadata=md,
+            channel_versions=dict(fields.get("channel_versions") or {}),
+        )
+        self._write_checkpoint(record, blobs)
+        if item.writes:
+            self.put_langgraph_writes(thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, writes=item.writes, replace=True)
 
     # ------------------------------------------------------------------ statistics
     def get_statistics(self) -> dict[str, Any]:
@@ -2001,16 +2014,7 @@ def _read_export(path: Path) -> dict[str, Any]:
         raise InvalidInputError(f"export file not found: {path}") from None
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{path} is not an export file (invalid JSON: {exc})") from None
-    _check_export(doc)
+    check_export(doc)
     return doc
 
 
-def _check_export(doc: Any) -> None:
-    if not isinstance(doc, Mapping) or doc.get("format") != EXPORT_FORMAT:
-        raise InvalidInputError(f"not a langgraph-ckpt-config export (missing format {EXPORT_FORMAT!r})")
-    if doc.get("version") != EXPORT_VERSION:
-        raise InvalidInputError(
-            f"export format version {doc.get('version')!r} is not supported (this version reads {EXPORT_VERSION})"
-        )
-    if not isinstance(doc.get("records"), list):
-        raise InvalidInputError("export file has no 'records' list")
