@@ -100,6 +100,7 @@ def test_verify_archive_restore_stats(workspace):
     lgckpt(workspace, "restore", "chat-1")
     stats = json.loads(lgckpt(workspace, "stats", "--json").stdout)
     assert "archived" not in stats["by_status"]
+    assert "restored 0 checkpoint(s)" in lgckpt(workspace, "restore", "chat-1").stdout  # nothing was archived
     # tamper with one payload: verify reports it and exits 1
     import sqlite3
 

@@ -82,10 +82,17 @@ def emit(ctx: typer.Context, data: Any, *, title: str | None = None, columns: Se
         for col in columns:
             table.add_column(col, overflow="fold")
         for row in rows:
-            table.add_row(*[escape("" if v is None else str(v)) for v in row])
+            table.add_row(*[escape(_printable("" if v is None else str(v))) for v in row])
         console.print(table)
     else:
         console.print(data if isinstance(data, str) else json.dumps(data, indent=2, default=str), markup=False)
+
+
+def _printable(text: str) -> str:
+    """Control characters (a newline or NUL inside a thread id) shown escaped, not sent to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def progress(ctx: typer.Context, total: int, description: str):

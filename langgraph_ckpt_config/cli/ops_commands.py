@@ -68,7 +68,10 @@ def verify(
 def _set_status(ctx: typer.Context, thread_id: str, checkpoint_id: str | None, archive: bool) -> None:
     manager = state(ctx).manager()
     changed = 0
+    target = "archived" if archive else "active"
     for rec in _records(manager, thread_id, checkpoint_id):
+        if rec.status == target:  # already so: not counted as changed
+            continue
         fn = manager.archive_checkpoint if archive else manager.restore_checkpoint
         changed += bool(fn(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns))
     verb = "archived" if archive else "restored"
