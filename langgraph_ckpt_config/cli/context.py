@@ -89,10 +89,11 @@ def emit(ctx: typer.Context, data: Any, *, title: str | None = None, columns: Se
 
 
 def _printable(text: str) -> str:
-    """Control characters (a newline or NUL inside a thread id) shown escaped, not sent to the terminal."""
+    """Control characters other than newline and tab (a NUL or an escape sequence inside a
+    thread id) shown escaped, never sent to the terminal."""
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else repr(ch)[1:-1] for ch in text)
 
 
 def progress(ctx: typer.Context, total: int, description: str):
