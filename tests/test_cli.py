@@ -216,3 +216,21 @@ def test_export_names_each_thread_once_and_import_renames_one_thread_only(worksp
     assert json.loads(lgckpt(workspace, "--manager", "archive", "threads", "--json").stdout)["total"] == 0
     lgckpt(workspace, "--manager", "archive", "import", str(out), "--thread", "copy")
     assert [t["thread_id"] for t in json.loads(lgckpt(workspace, "--manager", "archive", "threads", "--json").stdout)["threads"]] == ["copy"]
+
+
+def test_a_mistyped_database_path_is_an_error_not_an_empty_store(workspace, tmp_path):
+    typo = tmp_path / "typo" / "checkpints.db"
+    config = {
+        "checkpoint_managers": {"main": {"class_path": SQLITE, "parameters": {"database_path": str(typo)}}},
+        "default_manager": "main",
+    }
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for args in (["threads"], ["stats"], ["verify", "--all"], ["history", "t"]):
+        proc = lgckpt(path, *args, check=1)
+        assert f"no SQLite database at {typo}" in proc.stderr, args
+        assert not typo.exists() and not Path(f"{typo}-wal").exists()
+    out = tmp_path / "one.json"
+    lgckpt(workspace, "export", "chat-1", "-o", str(out))
+    lgckpt(path, "import", str(out))  # writing new data may create the database
+    assert json.loads(lgckpt(path, "threads", "--json").stdout)["total"] == 1

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from langgraph_ckpt_config.errors import CkptError
+from langgraph_ckpt_config.errors import CkptError, InvalidInputError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -34,8 +35,23 @@ class CliState:
             self._factory = CheckpointManagerFactory(self.config_path)
         return self._factory
 
-    def manager(self, name: str | None = None):
-        return self.factory().create_manager(name or self.manager_name)
+    def manager(self, name: str | None = None, *, existing: bool = True):
+        """The named (or default) manager. ``existing``: the command only reads or changes
+        what is stored, so a SQLite database that did not exist (a mistyped path, or the wrong
+        working directory for a relative one) is an error, not an empty store; the empty file
+        just created is removed again. Commands that write new data pass ``existing=False``."""
+        manager = self.factory().create_manager(name or self.manager_name)
+        if existing and getattr(manager, "created_database", False):
+            path = manager.path
+            self.factory().close()
+            self._factory = None
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            raise InvalidInputError(
+                f"no SQLite database at {path} (manager {manager.name!r}); check its database_path "
+                "(relative paths are resolved from the current directory)"
+            )
+        return manager
 
     def close(self) -> None:
         if self._factory is not None:

@@ -166,7 +166,7 @@ def import_(
     from langgraph_ckpt_config.managers.base import _read_export
 
     doc = _read_export(path)
-    manager = state(ctx).manager()
+    manager = state(ctx).manager(existing=False)
     with progress(ctx, len(doc["records"]), "importing") as bar:
         keys = manager.import_document(doc, thread_id=thread_id, overwrite=overwrite, progress=bar.advance)
     emit(ctx, {"imported": len(keys)}) if state(ctx).json_output else console.print(f"imported {len(keys)} checkpoint(s)", markup=False)
@@ -189,7 +189,7 @@ def migrate(
     if source == target:
         raise InvalidInputError("--from and --to name the same manager")
     src = state(ctx).manager(source)
-    dst = state(ctx).manager(target)
+    dst = state(ctx).manager(target, existing=False)
     thread_ids = list(threads) if threads else src.list_thread_ids()
     copied = skipped = 0
     with progress(ctx, len(thread_ids), f"migrating {source} -> {target}") as bar:

@@ -188,6 +188,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 "give a file path or use the memory manager"
             )
         self.path = Path(p.database_path)
+        #: whether this manager created the database file (the CLI's read-only commands refuse
+        #: to report an empty store that a mistyped path just created)
+        self.created_database = not self.path.exists()
         t = p.table_name  # validated as an identifier by SqliteParameters; quoted everywhere anyway
         self._t = t
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()  # warm cache first
