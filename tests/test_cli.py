@@ -234,3 +234,16 @@ def test_a_mistyped_database_path_is_an_error_not_an_empty_store(workspace, tmp_
     lgckpt(workspace, "export", "chat-1", "-o", str(out))
     lgckpt(path, "import", str(out))  # writing new data may create the database
     assert json.loads(lgckpt(path, "threads", "--json").stdout)["total"] == 1
+
+
+def test_migrate_refuses_to_merge_two_histories_of_one_thread_id(workspace):
+    with from_config(str(workspace), manager="archive") as saver:  # another chat-1, its own history
+        chat_graph().compile(checkpointer=saver).invoke(
+            {"messages": [HumanMessage("elsewhere", id="e0")]}, {"configurable": {"thread_id": "chat-1"}}
+        )
+    before = json.loads(lgckpt(workspace, "--manager", "archive", "history", "chat-1", "--json").stdout)
+    proc = lgckpt(workspace, "migrate", "--from", "main", "--to", "archive", "--threads", "chat-1", check=1)
+    assert "would merge two histories" in proc.stderr
+    assert json.loads(lgckpt(workspace, "--manager", "archive", "history", "chat-1", "--json").stdout) == before
+    result = json.loads(lgckpt(workspace, "migrate", "--from", "main", "--to", "archive", "--threads", "ask-1", "--json").stdout)
+    assert result["copied"] > 0

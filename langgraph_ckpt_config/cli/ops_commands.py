@@ -172,6 +172,20 @@ def import_(
     emit(ctx, {"imported": len(keys)}) if state(ctx).json_output else console.print(f"imported {len(keys)} checkpoint(s)", markup=False)
 
 
+def _refuse_foreign_history(dst, thread_id: str, doc: dict[str, Any], target: str) -> None:
+    """A re-run finds part of the thread already copied (skipped); a target thread holding
+    checkpoints the source does not have is another history, which a copy would merge into
+    this one (the newest of either would become the thread's head)."""
+    ours = {(r["checkpoint_ns"], r["checkpoint_id"]) for r in doc["records"]}
+    theirs = {(r.checkpoint_ns, r.checkpoint_id) for r in dst.query_records(RecordQuery(thread_id=thread_id, include_payload=False))}
+    foreign = theirs - ours
+    if foreign:
+        raise InvalidInputError(
+            f"thread {thread_id!r} already exists in {target!r} with {len(foreign)} checkpoint(s) the source does not "
+            "have: copying would merge two histories. Delete it there first, or leave it out with --threads"
+        )
+
+
 @app.command("migrate")
 @command
 def migrate(
@@ -195,6 +209,7 @@ def migrate(
     with progress(ctx, len(thread_ids), f"migrating {source} -> {target}") as bar:
         for tid in thread_ids:
             doc = src.export_threads([tid])
+            _refuse_foreign_history(dst, tid, doc, target)
             imported = dst.import_document(doc, skip_existing=True)
             copied += len(imported)
             skipped += len(doc["records"]) - len(imported)
