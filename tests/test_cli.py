@@ -110,6 +110,10 @@ def test_verify_archive_restore_stats(workspace):
     db.close()
     report = json.loads(lgckpt(workspace, "verify", "--all", "--json", check=1).stdout)
     assert len(report["corrupted"]) == 1
+    damaged = report["corrupted"][0]
+    rows = json.loads(lgckpt(workspace, "history", damaged["thread_id"], "--json").stdout)  # the rest still listed
+    assert [r["status"].split()[0] for r in rows if r["checkpoint_id"] == damaged["checkpoint_id"]] == ["corrupted"]
+    assert sum(r["status"] == "active" for r in rows) == len(rows) - 1
 
 
 def test_cleanup_dry_run_then_real(workspace):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from typing import Any
@@ -10,7 +11,7 @@ import typer
 
 from langgraph_ckpt_config.cli import app
 from langgraph_ckpt_config.cli.context import command, emit, state
-from langgraph_ckpt_config.errors import CheckpointNotFoundError
+from langgraph_ckpt_config.errors import CheckpointNotFoundError, CkptError
 from langgraph_ckpt_config.managers.interfaces import RecordKind
 from langgraph_ckpt_config.managers.records import RecordQuery
 
@@ -71,6 +72,31 @@ def threads(
     )
 
 
+def _history_row(manager, record, bundle, *, problem: str | None = None) -> dict[str, Any]:
+    row = {
+        "checkpoint_id": record.checkpoint_id,
+        "parent_checkpoint_id": record.parent_checkpoint_id,
+        "created_at": _iso(record.created_at),
+        "step": None,
+        "source": None,
+        "next": [],
+        "writes": [],
+        "status": record.status,
+    }
+    if bundle is None:
+        row["status"] = f"{record.status} (unreadable: {problem})"
+        return row
+    view = manager.decode_langgraph(bundle)
+    md = view["metadata"]
+    row.update(
+        step=md.get("step"),
+        source=md.get("source"),
+        next=_next_nodes(view["checkpoint"]),
+        writes=sorted({w[1] for w in view["pending_writes"] if not w[1].startswith("branch:to:")}),
+    )
+    return row
+
+
 @app.command("history")
 @command
 def history(
@@ -82,22 +108,17 @@ def history(
     """A thread's checkpoints, newest first: id, step, source, next nodes, pending writes."""
     manager = state(ctx).manager()
     query = RecordQuery(thread_id=thread_id, checkpoint_ns=namespace, kind=RecordKind.LANGGRAPH.value, limit=limit)
-    rows = []
-    for bundle in manager.iter_langgraph_bundles(query):
-        view = manager.decode_langgraph(bundle)
-        md = view["metadata"]
-        rows.append(
-            {
-                "checkpoint_id": bundle.record.checkpoint_id,
-                "parent_checkpoint_id": bundle.record.parent_checkpoint_id,
-                "created_at": _iso(bundle.record.created_at),
-                "step": md.get("step"),
-                "source": md.get("source"),
-                "next": _next_nodes(view["checkpoint"]),
-                "writes": sorted({w[1] for w in view["pending_writes"] if not w[1].startswith("branch:to:")}),
-                "status": bundle.record.status,
-            }
-        )
+    try:
+        rows = [_history_row(manager, bundle.record, bundle) for bundle in manager.iter_langgraph_bundles(query)]
+    except CkptError:  # one checkpoint cannot be read: list them one by one, that one marked as such
+        rows = []
+        for rec in manager.query_records(dataclasses.replace(query, include_payload=False)):
+            try:
+                bundle = manager.get_langgraph_bundle(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+            except CkptError as exc:
+                rows.append(_history_row(manager, rec, None, problem=str(exc)))
+                continue
+            rows.append(_history_row(manager, rec, bundle))
     if not rows:
         raise CheckpointNotFoundError(f"thread {thread_id!r} has no LangGraph checkpoints in namespace {namespace!r}")
     emit(
