@@ -103,3 +103,18 @@ def test_a_conflict_imports_nothing_and_says_how_to_proceed(exported, backend):
         target.import_document(doc)
     assert {tid: len(target.list_checkpoints(thread_id=tid)) for tid in target.list_thread_ids()} == before
     assert len(target.import_document(doc, overwrite=True)) == len(doc["records"])
+
+
+@pytest.mark.parametrize("backend", ["memory"])
+def test_an_imported_thread_counts_each_stored_value_once_like_the_original(manager_factory, backend):
+    source = manager_factory()
+    chat = chat_graph().compile(checkpointer=ConfigCheckpointSaver(source))
+    for i in range(6):
+        chat.invoke({"messages": [HumanMessage(f"hello {i}", id=f"h{i}")]}, {"configurable": {"thread_id": "chat"}})
+    target = manager_factory()
+    target.import_document(source.export_threads(["chat"]), thread_id="copy")
+
+    def total(manager, tid):
+        return sum(m.size for m in manager.list_checkpoints(thread_id=tid))
+
+    assert total(target, "copy") == total(source, "chat")

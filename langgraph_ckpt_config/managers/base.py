@@ -1840,15 +1840,21 @@ class BaseCheckpointManager(ICheckpointManager):
                 "nothing was imported: import with overwrite (CLI: --overwrite) or under another thread id (CLI: --thread)"
             )
         imported: list[tuple[str, str, str]] = []
+        counted: set[tuple[str, str, str, Any]] = set()
         for item, (tid, ns, cid) in todo:
-            self._import_item(item, tid, ns, cid, metadata)
+            self._import_item(item, tid, ns, cid, metadata, counted)
             imported.append((tid, ns, cid))
             if progress is not None:
                 progress()
         self._count("imports", len(imported))
         return imported
 
-    def _import_item(self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None) -> None:
+    def _import_item(
+        self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None, counted: set
+    ) -> None:
+        """Write one checked record. ``counted``: the blobs whose bytes an earlier record of
+        this import already counted in its ``size`` (as ``put`` counts a blob once, when the
+        checkpoint that first stores it is written)."""
         fields = item.fields
         blobs = [
             (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", "") if typ == EMPTY_BLOB_TYPE else self.seal_blob(tid, ns, ch, ver, typ, raw))
@@ -1870,8 +1876,7 @@ class BaseCheckpointManager(ICheckpointManager):
             payload_type=fields["payload_type"],
             payload=sealed,
             checksum=checksum,
-            # what this checkpoint adds, as put counts it: not the list elements it shares
-            size=len(sealed) + sum(len(b.payload) for _, b in blobs if b.channel != ELEMENT_CHANNEL),
+            size=len(sealed) + sum(len(b.payload) for _, b in blobs if _first_time(counted, (tid, ns, b.channel, str(b.version)))),
             created_at=float(fields.get("created_at") or now),
             updated_at=now,
             status=CheckpointStatus.ACTIVE.value if status == CheckpointStatus.CORRUPTED.value else status,
@@ -2004,6 +2009,14 @@ def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _first_time(seen: set, key: Any) -> bool:
+    """Whether ``key`` was not in ``seen`` (it is now)."""
+    if key in seen:
+        return False
+    seen.add(key)
+    return True
 
 
 def _read_export(path: Path) -> dict[str, Any]:
