@@ -52,8 +52,29 @@ def _state(element: Any, kind: int) -> Any:
     if kind == _VALUE:
         return element
     if kind == _PYDANTIC:
-        return (element.__dict__, element.__pydantic_extra__, element.__pydantic_private__)
+        return (element.__dict__, element.__pydantic_extra__, element.__pydantic_private__, element.__pydantic_fields_set__)
     return element.__dict__
+
+
+def _revive(cls: type, kind: int, fp: bytes) -> Any:
+    """A new, independent object whose state is the one ``fp`` recorded (what ``copy.deepcopy``
+    of that object would give: pickle and deepcopy share the reduce protocol)."""
+    state = pickle.loads(fp)
+    if kind == _VALUE:
+        return state
+    obj = cls.__new__(cls)
+    if kind == _PYDANTIC:  # as pydantic's own __copy__/__deepcopy__ rebuild a model
+        d, extra, private, fields_set = state
+        _set(obj, "__dict__", d)
+        _set(obj, "__pydantic_extra__", extra)
+        _set(obj, "__pydantic_fields_set__", fields_set)
+        _set(obj, "__pydantic_private__", private)
+    else:
+        _set(obj, "__dict__", state)
+    return obj
+
+
+_set = object.__setattr__
 
 
 def fingerprint(element: Any) -> bytes | None:
@@ -73,6 +94,89 @@ def fingerprint(element: Any) -> bytes | None:
         return None
 
 
+class DecodedElements:
+    """``digest -> (class, kind, fingerprint)`` of stored list elements as the serde decoded them.
+
+    Reading an element the serde already decoded in this process returns a revived copy of
+    that decoded object (``_revive``: a pickle round trip of its recorded state, about half
+    the cost of LangGraph's serde for a message) instead of decoding the stored bytes again.
+    Exact: the recorded state is the decoder's own output for those bytes (the same digest
+    is the same bytes, and one serde decodes the same bytes the same way), taken before
+    anyone else held the object; each read gets a new, independent object, as from the
+    serde. Only the decoder's output is recorded -- never an object a graph put, whose
+    state a round trip through the serde may change (a tuple becomes a list). Bounded by
+    the bytes of the fingerprints it keeps; the oldest go first. Elements without a
+    fingerprint (a str, an int, an arbitrary object) are decoded every time.
+    """
+
+    ENTRY_OVERHEAD = 200
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._data: dict[str, tuple[type, int, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def decode(
+        self, digests: Sequence[str], items: Sequence[tuple[str, bytes]], loads: Any
+    ) -> tuple[list[Any], list[bytes | None]]:
+        """The elements ``items`` (their ``(type, bytes)``, named by ``digests``) decoded, and
+        the fingerprint of each (None where it has none): revived where recorded, else by
+        ``loads`` (the serde's ``loads_typed``) and recorded."""
+        get = self._data.get
+        values: list[Any] = []
+        fps: list[bytes | None] = []
+        fresh: list[tuple[str, type, int, bytes]] = []
+        kinds = _KINDS
+        dumps = pickle.dumps
+        for digest, item in zip(digests, items):
+            hit = get(digest)
+            if hit is not None:
+                try:
+                    values.append(_revive(*hit))
+                    fps.append(hit[2])
+                    continue
+                except Exception:  # a class changed since: decode as usual
+                    pass
+            value = loads(item)
+            values.append(value)
+            cls = type(value)
+            kind = kinds.get(cls)
+            if kind is None:
+                kind = _kind(cls)
+            fp = None
+            if kind != _NONE:
+                try:
+                    fp = dumps(_state(value, kind), _PROTOCOL)
+                    fresh.append((digest, cls, kind, fp))
+                except Exception:
+                    fp = None
+            fps.append(fp)
+        if fresh:
+            self._record(fresh)
+        return values, fps
+
+    def _record(self, entries: list[tuple[str, type, int, bytes]]) -> None:
+        overhead = self.ENTRY_OVERHEAD
+        limit = self._max_bytes // 4
+        with self._lock:
+            data = self._data
+            for digest, cls, kind, fp in entries:
+                size = len(fp) + overhead
+                if size > limit or digest in data:
+                    continue
+                data[digest] = (cls, kind, fp)
+                self._bytes += size
+            while self._bytes > self._max_bytes:
+                dropped = data.pop(next(iter(data)))
+                self._bytes -= len(dropped[2]) + overhead
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+
 class FingerprintMemo:
     """``id(element) -> (class, fingerprint, digest)`` for elements serialized before.
 
@@ -90,6 +194,8 @@ class FingerprintMemo:
         self._bytes = 0
         self._data: dict[int, tuple[type, bytes, str]] = {}
         self._lock = threading.Lock()
+        #: the same serde's decoded elements, for reads (same budget, kept apart)
+        self.decoded = DecodedElements(max_bytes)
 
     def digests_of(self, elements: Sequence[Any]) -> list[tuple[str | None, bytes | None]]:
         """``(digest, fingerprint)`` for each of ``elements`` (one loop: a list holds thousands):
@@ -135,7 +241,9 @@ class FingerprintMemo:
                 dropped = data.pop(next(iter(data)))
                 self._bytes -= len(dropped[1]) + self.ENTRY_OVERHEAD
 
-    def remember_loaded(self, elements: Sequence[Any], digests: Sequence[str]) -> None:
+    def remember_loaded(
+        self, elements: Sequence[Any], digests: Sequence[str], fingerprints: Sequence[bytes | None] | None = None
+    ) -> None:
         """Record ``elements``, just deserialized from the stored elements ``digests`` (same
         order) and not yet handed to anyone: their state now is exactly what those bytes
         decode to, so while their fingerprint stays the same the next ``put`` may name the
@@ -145,6 +253,11 @@ class FingerprintMemo:
         entries = []
         kinds = _KINDS
         dumps = pickle.dumps
+        if fingerprints is not None:  # taken by DecodedElements.decode, right after decoding
+            for element, digest, fp in zip(elements, digests, fingerprints):
+                if fp is not None:
+                    entries.append((id(element), type(element), fp, digest))
+            elements = ()
         for element, digest in zip(elements, digests):
             cls = type(element)
             kind = kinds.get(cls)
@@ -178,3 +291,4 @@ class FingerprintMemo:
         with self._lock:
             self._data.clear()
             self._bytes = 0
+        self.decoded.clear()

@@ -324,19 +324,23 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
     def _value(self, bundle: OpenedBundle, typ: str, raw: bytes, channel: str, resume: bool) -> Any:
         if typ in MANIFEST_TYPES:
             serde = self.serde
-            loads = serde.loads_typed
             elements = bundle.elements
             digests = expand_digests(typ, raw, elements)
-            value = [loads(item) for item in element_values(digests, elements)]
+            memo = self._fingerprint_memo(serde)
+            items = element_values(digests, elements)
+            if memo is None:
+                value, fps = [serde.loads_typed(item) for item in items], None
+            else:  # elements decoded before in this process: revived copies (element_memo.py)
+                value, fps = memo.decoded.decode(digests, items, serde.loads_typed)
             if getattr(self.manager.params, "list_storage_reuse_objects", False):
                 # the objects handed to the graph are exactly these digests: the next put of
                 # this channel (the graph appending to them) need not serialize them again
                 rec = bundle.record
                 generation = self.manager.element_generation(rec.thread_id)
                 self._remember_lists([_RememberedList(rec.thread_id, rec.checkpoint_ns, channel, list(value), digests, None, generation)])
-            elif resume and (memo := self._fingerprint_memo(serde)) is not None:
+            elif resume and memo is not None:
                 # get_tuple starts every invoke: the graph will put these objects back
-                memo.remember_loaded(value, digests)
+                memo.remember_loaded(value, digests, fps)
             return value
         return self.serde.loads_typed((typ, raw))
 

@@ -105,3 +105,75 @@ def test_memo_keeps_no_element_alive():
     del point
     gc.collect()
     assert ref() is None
+
+
+def _decodable():
+    """Elements as a graph holds them; the serde's output for each is what reads must return."""
+    from langchain_core.messages import ToolMessage
+
+    return [
+        HumanMessage("hi", id="1"),
+        HumanMessage("no id"),
+        AIMessage("calling", id="2", tool_calls=[{"name": "f", "args": {"x": [1, (2, 3)]}, "id": "c1"}],
+                  additional_kwargs={"k": {"nested": [1.0, True, None]}}, response_metadata={"model": "m"}),
+        ToolMessage("result", tool_call_id="c1", id="3"),
+        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5), "colour": Colour.RED, "pair": (1, 2), "raw": b"\x00\x01"},
+        [1, [2, {"three": 3.0}]],
+        (4, 5),
+        Point(1.5, -2.0),
+        "plain text",
+        42,
+    ]
+
+
+def test_decoded_elements_are_revived_exactly_and_independently():
+    """A second read of an element is a copy of the serde's own first decoding: equal in value,
+    type and pydantic's record of set fields to a fresh decode, and independent of every other
+    copy handed out."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from langgraph_ckpt_config.element_memo import DecodedElements
+
+    serde = JsonPlusSerializer(allowed_msgpack_modules=[("tests.test_element_memo", "Point"), ("tests.test_element_memo", "Colour")])
+    items = [serde.dumps_typed(e) for e in _decodable()]
+    digests = [f"d{i}" for i in range(len(items))]
+    decoded = DecodedElements(max_bytes=1 << 20)
+    first, fps = decoded.decode(digests, items, serde.loads_typed)
+    assert [fp is None for fp in fps] == [False] * 8 + [True] * 2  # a str and an int are decoded every time
+    calls: list = []
+
+    def counting(item):
+        calls.append(item)
+        return serde.loads_typed(item)
+
+    second, _ = decoded.decode(digests, items, counting)
+    assert len(calls) == 2  # only the str and the int
+    fresh = [serde.loads_typed(item) for item in items]
+    for a, b, c in zip(first, second, fresh):
+        assert type(b) is type(c) and b == c and a == c
+        if hasattr(c, "model_fields_set"):
+            assert b.model_fields_set == c.model_fields_set
+            assert b.model_dump(exclude_unset=True) == c.model_dump(exclude_unset=True)
+    for a, b in zip(first[:8], second[:8]):
+        assert a is not b
+    second[2].additional_kwargs["k"]["nested"].append("edited")  # in place, deep
+    second[4]["raw"] = b"changed"
+    third, _ = decoded.decode(digests, items, serde.loads_typed)
+    assert third[2].additional_kwargs["k"]["nested"] == [1.0, True, None] and third == fresh
+    assert first[2].additional_kwargs["k"]["nested"] == [1.0, True, None]
+
+
+def test_decoded_elements_are_bounded_by_bytes():
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    from langgraph_ckpt_config.element_memo import DecodedElements
+
+    serde = JsonPlusSerializer()
+    items = [serde.dumps_typed({"i": i, "pad": "x" * 100}) for i in range(10)]
+    one = len(fingerprint({"i": 0, "pad": "x" * 100})) + DecodedElements.ENTRY_OVERHEAD
+    decoded = DecodedElements(max_bytes=4 * one)
+    decoded.decode([f"d{i}" for i in range(10)], items, serde.loads_typed)
+    calls: list = []
+    values, _ = decoded.decode([f"d{i}" for i in range(10)], items, lambda item: calls.append(item) or serde.loads_typed(item))
+    assert values == [{"i": i, "pad": "x" * 100} for i in range(10)]
+    assert len(calls) == 6  # room for 4: the 6 oldest went and are decoded again, the newest 4 revived

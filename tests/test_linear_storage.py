@@ -374,6 +374,27 @@ def test_a_run_does_not_serialize_the_elements_it_loaded_again(manager_factory):
     assert stored[13:] == ["new", "newer"]
 
 
+def test_reads_hand_out_independent_copies(manager_factory):
+    """Elements decoded once are revived for later reads (element_memo.DecodedElements): every
+    read still gets its own objects, equal to what the serde decodes, whatever the caller
+    did to the objects of an earlier read."""
+    from langchain_core.messages import AIMessage
+
+    saver = ConfigCheckpointSaver(manager_factory())
+    items: list[Any] = [HumanMessage("q", id="q"), AIMessage("a", id="a", additional_kwargs={"tags": ["x"]}), {"n": [1, 2]}]
+    _put_items(saver, "copies", None, items, 1)
+    latest = {"configurable": {"thread_id": "copies", "checkpoint_ns": ""}}
+    first = saver.get_tuple(latest).checkpoint["channel_values"]["items"]
+    first[0].content = "changed"
+    first[1].additional_kwargs["tags"].append("y")
+    first[2]["n"].append(3)
+    second = saver.get_tuple({**latest, "configurable": {**latest["configurable"], **RUN}}).checkpoint["channel_values"]["items"]
+    third = list(saver.list(latest))[0].checkpoint["channel_values"]["items"]
+    for read in (second, third):
+        assert read == items and all(x is not y for x, y in zip(read, first))
+    assert second[1].additional_kwargs["tags"] is not third[1].additional_kwargs["tags"]
+
+
 class EditedState(TypedDict, total=False):
     records: Annotated[list[dict], operator.add]
 
