@@ -403,3 +403,68 @@ def test_redaction_of_free_form_secrets(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config(raw)
     assert secret not in str(info.value) and "redis.parameters.password" in str(info.value)
+
+
+# ---------------------------------------------------------------------------- secrets in reprs and messages
+
+_KEY = "k1:RYHHYbj9UbjXlSfHJO8SBPrHmt/oDLOo3CHG5tOZiAY="
+
+
+def _secretive() -> dict:
+    """Every kind of secret a raw section can hold, in parameters, default_config and metadata."""
+    return {
+        "metadata": {"token": "top-metadata-token"},
+        "checkpoint_managers": {
+            "enc": {
+                "class_path": "sqlite",
+                "parameters": {"database_path": "x.db", "client_encryption": {"enabled": True, "keys": _KEY}},
+            },
+            "redis": {
+                "class_path": "redis",
+                "enabled": False,
+                "default_config": {"password": "DefaultPassw0rd"},
+                "parameters": {"url": "redis://admin:UrlPassw0rd@localhost:6399/0", "password": "RedisPassw0rdXYZ"},
+            },
+            "cust": {
+                "class_path": "custom",
+                "enabled": False,
+                "metadata": {"api_key": "MetaApiKey123"},
+                "parameters": {"backend_config": {"api_key": "BackendApiKey9"}},
+            },
+        },
+        "default_manager": "enc",
+    }
+
+
+_SECRETS = ("top-metadata-token", _KEY.split(":")[1], "DefaultPassw0rd", "UrlPassw0rd", "RedisPassw0rdXYZ", "MetaApiKey123", "BackendApiKey9")
+
+
+def test_config_objects_print_without_secrets():
+    config = load_config(_secretive())
+    shown = [repr(config), str(config), repr(config.metadata)]
+    for entry in config.checkpoint_managers.values():
+        shown += [repr(entry), str(entry), repr(entry.parameters), str(entry.parameters), repr(entry.default_config)]
+        shown += [repr(entry.metadata), *(repr(v) for v in entry.parameters.values() if isinstance(v, dict))]
+    for text in shown:
+        assert not [s for s in _SECRETS if s in text], text
+    # what is not secret stays readable, and the values themselves are intact
+    redis = config.checkpoint_managers["redis"]
+    assert "redis://admin:***@localhost:6399/0" in repr(redis) and "x.db" in repr(config)
+    assert redis.parameters["password"] == "RedisPassw0rdXYZ"
+    assert config.checkpoint_managers["enc"].parameters["client_encryption"]["keys"] == _KEY
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://u:TOP@SECRET7@127.0.0.1:1/0", "redis://u:***@127.0.0.1:1/0"),  # '@' inside the password
+        ("redis://:TOP/SECRET8@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0"),  # '/' inside the password
+        ("redis://TOPSECRET9@127.0.0.1:1/0", "redis://***@127.0.0.1:1/0"),  # userinfo without ':' (a token)
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_url_passwords_redacted_to_the_last_at(url, shown):
+    from langgraph_ckpt_config.config.redact import redact_url
+
+    assert redact_url(url) == shown
+    assert redact_url(f"redis at {url} unavailable: 'x@y'") == f"redis at {shown} unavailable: 'x@y'"
