@@ -143,3 +143,47 @@ def test_real_process_exit_codes_and_json(config_file, tmp_path):
     failed = lgckpt("config", "validate", str(bad))
     assert failed.returncode == 1 and failed.stdout == ""
     assert failed.stderr.strip() == "error: default_manager: names unknown manager 'y'; configured: ['x']"
+
+
+def test_validate_describes_a_misplaced_secret_without_echoing_it(tmp_path):
+    bad = tmp_path / "misplaced.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint_managers": {
+                    "s": {"class_path": "sqlite", "parameters": {"client_encryption": f"k1:{SECRET}"}},
+                    "c": {"class_path": "custom", "parameters": {"backend_config": f"api_key={SECRET}"}},
+                    "r": {"class_path": "redis", "parameters": {"url": 6379, "port": "abc"}},
+                    "d": {"class_path": "memory", "parameters": f"password={SECRET}"},
+                }
+            }
+        )
+    )
+    result = run("config", "validate", str(bad))  # run() asserts SECRET is not in the output
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: checkpoint_managers.d.parameters: got a string, expected a mapping",
+    ]
+    del_d = yaml.safe_load(bad.read_text())
+    del del_d["checkpoint_managers"]["d"]
+    bad.write_text(yaml.safe_dump(del_d))
+    result = run("config", "validate", str(bad))
+    assert sorted(result.stderr.strip().splitlines()) == [
+        "error: checkpoint_managers.c.parameters.backend_config: got a string, expected a mapping",
+        "error: checkpoint_managers.r.parameters.port: got 'abc', expected an integer",  # not a secret: shown
+        "error: checkpoint_managers.r.parameters.url: got an integer, expected a string",
+        "error: checkpoint_managers.s.parameters.client_encryption: got a string, expected a mapping",
+    ]
+
+
+def test_rule_failure_on_a_secret_field_shows_its_type_only(tmp_path):
+    bad = tmp_path / "rule.yaml"
+    rule = {"field": "checkpoint_managers.*.parameters.url", "rule_type": "pattern", "value": "rediss://.*", "message": "use TLS"}
+    config = {
+        "checkpoint_managers": {"r": {"class_path": "redis", "parameters": {"url": f"redis://:{SECRET}@h:6379/0"}}},
+        "validation_rules": [rule],
+    }
+    bad.write_text(yaml.safe_dump(config))
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: checkpoint_managers.r.parameters.url: use TLS (got a string, pattern 'rediss://.*')"

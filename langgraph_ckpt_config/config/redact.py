@@ -35,6 +35,21 @@ def may_hold_secret(key: str) -> bool:
     return is_secret_key(key) or bool(_URL_KEY.search(str(key))) or bool(_SECRET_SECTION.match(str(key)))
 
 
+def path_may_hold_secret(path: str | list[str]) -> bool:
+    """Whether the value at a dotted config path may be or contain a secret.
+
+    The document's own structure does not count: the manager name in
+    ``checkpoint_managers.<name>``, and the ``parameters`` / ``default_config``
+    section a field lies in (that section given as a string, though, does).
+    """
+    parts = [str(p) for p in (path.split(".") if isinstance(path, str) else path)]
+    if parts[:1] == ["checkpoint_managers"]:
+        parts = parts[2:]
+        if len(parts) > 1 and parts[0] in ("parameters", "default_config", "metadata"):
+            parts = parts[1:]
+    return any(may_hold_secret(part) for part in parts)
+
+
 def redact_url(value: str) -> str:
     """``redis://user:pw@host`` -> ``redis://user:***@host`` (anywhere inside ``value``).
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key
+from langgraph_ckpt_config.config.redact import describe_type, path_may_hold_secret
 from langgraph_ckpt_config.config.sizes import parse_size
 from langgraph_ckpt_config.errors import ConfigError, ValidationRuleError
 
@@ -164,7 +164,7 @@ def check_rules(raw: Mapping[str, Any], rules: list[Any], enabled: set[str]) -> 
                 continue
             why = _failure(rtype, value, expected)
             if why is not None:
-                shown = REDACTED if is_secret_key(parts[-1]) else repr(value)
+                shown = describe_type(value) if path_may_hold_secret(parts) else repr(value)
                 failures.append((path, f"{message} (got {shown}, {why})"))
     if len(failures) == 1:
         raise ValidationRuleError(failures[0][1], path=failures[0][0])

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key, redact_url
+from langgraph_ckpt_config.config.redact import describe_type, path_may_hold_secret, redact_url
 from langgraph_ckpt_config.errors import ConfigError
 
 logger = logging.getLogger("langgraph_ckpt_config.config")
@@ -29,9 +29,9 @@ class UnknownConfigKeyWarning(UserWarning):
     """A key no model declares was found (probably a typo); the message names its YAML path."""
 
 
-def _field_is_secret(model: Any, loc: Sequence[Any]) -> bool:
-    """Whether ``loc`` inside ``model`` is a ``SecretStr`` field or has a secret-looking name."""
-    if any(isinstance(part, str) and is_secret_key(part) for part in loc):
+def _field_is_secret(model: Any, path: str, loc: Sequence[Any]) -> bool:
+    """Whether ``loc`` inside ``model`` (at ``path``) is a ``SecretStr`` field or lies in/under a secret-holding one."""
+    if path_may_hold_secret([*(path.split(".") if path else []), *(str(p) for p in loc)]):
         return True
     current = model
     for part in loc:
@@ -45,10 +45,9 @@ def _field_is_secret(model: Any, loc: Sequence[Any]) -> bool:
 
 
 def _show(value: Any, secret: bool) -> str:
-    if secret:
-        return REDACTED
-    if isinstance(value, SecretStr):
-        return REDACTED
+    """The value as a message may show it: its type only where it may be (or hold) a secret."""
+    if secret or isinstance(value, SecretStr):
+        return describe_type(value)
     if isinstance(value, (Mapping, list)):
         return f"a {type(value).__name__}"
     text = repr(redact_url(value) if isinstance(value, str) else value)
@@ -90,7 +89,7 @@ def validation_problems(model: type[BaseModel] | None, exc: ValidationError, pat
         if err.get("type") == "missing":
             lines.append(f"{field_path}: is required but missing")
             continue
-        shown = _show(err.get("input"), _field_is_secret(model, loc))
+        shown = _show(err.get("input"), _field_is_secret(model, path, loc))
         lines.append(f"{field_path}: got {shown}, {describe_expected(err)}")
     return lines
 
