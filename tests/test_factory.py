@@ -185,7 +185,6 @@ def test_configuration_errors_never_fall_back():
 
 
 def test_cache_distinguishes_secret_overrides():
-
     with CheckpointManagerFactory(_config()) as factory:
         key_a = "k1:" + base64.b64encode(b"a" * 32).decode()
         key_b = "k1:" + base64.b64encode(b"b" * 32).decode()
