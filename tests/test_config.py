@@ -217,7 +217,7 @@ def test_precedence_of_defaults():
     raw["global_config"]["default_max_checkpoints"] = 4321
     config = load_config(raw)
     assert config.manager_parameters("memory")[1].max_checkpoints == 4321  # global default
-    assert config.manager_parameters("memory", max_checkpoints=7)[1].max_checkpoints == 7  # override wins
+    assert config.manager_parameters("memory", max_checkpoints=700)[1].max_checkpoints == 700  # override wins
 
 
 def test_secrets_redacted_everywhere(monkeypatch):
@@ -468,3 +468,27 @@ def test_url_passwords_redacted_to_the_last_at(url, shown):
 
     assert redact_url(url) == shown
     assert redact_url(f"redis at {url} unavailable: 'x@y'") == f"redis at {shown} unavailable: 'x@y'"
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def test_validation_rules_apply_to_overrides():
+    config = load_config(SHIPPED)  # its rule: max_checkpoints in [100, 1000000]
+    with pytest.raises(ValidationRuleError) as info:
+        config.manager_parameters("memory", max_checkpoints=5)
+    assert info.value.path == "override max_checkpoints (for manager 'memory')"
+    assert "max_checkpoints must be between 100 and 1000000 (got 5" in str(info.value)
+    assert config.manager_parameters("memory", max_checkpoints=500)[1].max_checkpoints == 500
+    # an override of another field does not re-report what the YAML holds
+    assert config.manager_parameters("memory", cache_size=10)[1].cache_size == 10
+
+
+def test_a_bad_override_is_blamed_on_the_override_not_the_yaml():
+    config = load_config(_minimal())
+    with pytest.raises(ConfigError) as info:
+        config.manager_parameters("mem", max_checkpoints="lots")
+    assert str(info.value) == "override max_checkpoints (for manager 'mem'): got 'lots', expected an integer"
+    with pytest.raises(ConfigError) as info:
+        config.manager_parameters("mem", client_encryption={"keys": 5})
+    assert info.value.path == "override client_encryption.keys (for manager 'mem')"

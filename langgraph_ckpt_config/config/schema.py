@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from langgraph_ckpt_config.config.models import BUILTIN_PARAMETER_MODELS, ManagerParameters
 from langgraph_ckpt_config.config.redact import RedactedDict, redact, redacted_dict_of
+from langgraph_ckpt_config.config.rules import raise_failures, rule_failures
 from langgraph_ckpt_config.config.validation import validate_model, warn_unknown
 from langgraph_ckpt_config.errors import ConfigError, RegistryError
 
@@ -165,7 +166,14 @@ class CheckpointConfig(_Section):
         for where, values in layers:
             _deep_update(merged, values)
             origin.update({str(k): where for k in values})
-        params = validate_model(self.parameters_model(name), merged, f"checkpoint_managers.{name}.parameters")
+
+        def label(loc: list[str]) -> str | None:
+            """An override's problem is blamed on the override: the YAML does not hold that value."""
+            return _override_label(name, loc) if loc and origin.get(loc[0]) == "overrides" else None
+
+        params = validate_model(self.parameters_model(name), merged, f"checkpoint_managers.{name}.parameters", label)
+        if overrides:
+            self._check_rules_on_overrides(name, merged, overrides)
         if hasattr(params, "unknown_keys"):
             unknown = []
             for key in params.unknown_keys():
@@ -174,6 +182,20 @@ class CheckpointConfig(_Section):
                     unknown.append(f"{where}.{key}" if where != "overrides" else f"{name} override {key}")
             warn_unknown(unknown)
         return params
+
+    def _check_rules_on_overrides(self, name: str, merged: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+        """``validation_rules`` over the values ``overrides`` set (the YAML's were checked at load)."""
+        if not self.validation_rules or not self.manager_entry(name).enabled:
+            return
+        document = self.model_dump(exclude={"source"})
+        document["checkpoint_managers"] = {name: {**document["checkpoint_managers"][name], "parameters": merged}}
+        prefix = f"checkpoint_managers.{name}.parameters."
+        failures = []
+        for path, message in rule_failures(document, self.validation_rules, {name}):
+            loc = path[len(prefix) :].split(".") if path.startswith(prefix) else []
+            if loc and loc[0] in overrides:
+                failures.append((_override_label(name, loc), message))
+        raise_failures(failures)
 
     def manager_parameters(self, name: str, **overrides: Any) -> tuple[ManagerEntry, ManagerParameters]:
         """(entry, validated parameters model) of ``name`` with ``overrides`` on top.
@@ -195,6 +217,10 @@ class CheckpointConfig(_Section):
                 continue  # shown raw (still redacted below); load_config already reported it
             data["checkpoint_managers"][name]["parameters"] = params.model_dump()
         return redact(data)
+
+
+def _override_label(name: str, loc: list[str]) -> str:
+    return f"override {'.'.join(loc)} (for manager {name!r})"
 
 
 def _redacted_for_repr(value: Any, key: Any) -> Any:

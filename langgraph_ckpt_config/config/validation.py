@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -79,13 +79,19 @@ def describe_expected(err: Mapping[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def validation_problems(model: type[BaseModel] | None, exc: ValidationError, path: str) -> list[str]:
-    """One ``path: got VALUE, expected ...`` line per pydantic error."""
+def validation_problems(
+    model: type[BaseModel] | None, exc: ValidationError, path: str, label: Callable[[list[str]], str | None] | None = None
+) -> list[str]:
+    """One ``path: got VALUE, expected ...`` line per pydantic error.
+
+    ``label(loc)`` may name where a value came from instead of its YAML path
+    (``override max_checkpoints (for manager 'memory')``); None keeps the path.
+    """
     lines = []
     for err in exc.errors():
         loc = [p for p in err["loc"]]
         field_path = ".".join([path, *(str(p) for p in loc)]) if path else ".".join(str(p) for p in loc)
-        field_path = field_path or "<root>"
+        field_path = (label([str(p) for p in loc]) if label else None) or field_path or "<root>"
         if err.get("type") == "missing":
             lines.append(f"{field_path}: is required but missing")
             continue
@@ -94,12 +100,14 @@ def validation_problems(model: type[BaseModel] | None, exc: ValidationError, pat
     return lines
 
 
-def validate_model(model: type[BaseModel], raw: Mapping[str, Any], path: str) -> Any:
-    """``model`` validated from ``raw``; ConfigError listing every problem by YAML path."""
+def validate_model(
+    model: type[BaseModel], raw: Mapping[str, Any], path: str, label: Callable[[list[str]], str | None] | None = None
+) -> Any:
+    """``model`` validated from ``raw``; ConfigError listing every problem by YAML path (or ``label``)."""
     try:
         return model.model_validate(dict(raw))
     except ValidationError as exc:
-        raise problems_error(validation_problems(model, exc, path)) from None
+        raise problems_error(validation_problems(model, exc, path, label)) from None
 
 
 def problems_error(lines: list[str]) -> ConfigError:
