@@ -187,3 +187,28 @@ def test_rule_failure_on_a_secret_field_shows_its_type_only(tmp_path):
     result = run("config", "validate", str(bad))
     assert result.exit_code == 1
     assert result.stderr.strip() == "error: checkpoint_managers.r.parameters.url: use TLS (got a string, pattern 'rediss://.*')"
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (f"k1:{SECRET}!!!", "entry 1 is not 'key_id:' followed by a base64-encoded 32-byte (AES-256) key"),
+        (SECRET, "entry 1 must look like 'key_id:BASE64KEY'"),
+    ],
+    ids=["not-base64", "no-key-id"],
+)
+def test_validate_rejects_a_key_spec_every_command_would_reject(tmp_path, keys, problem):
+    bad = tmp_path / "keys.yaml"
+    encryption = {"enabled": True, "keys": keys}
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"sq": {"class_path": "sqlite", "parameters": {"client_encryption": encryption}}}}))
+    result = run("config", "validate", str(bad))  # run() asserts SECRET is not in the output
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: checkpoint_managers.sq.parameters.client_encryption.keys: {problem}")
+
+
+def test_validate_rejects_an_unknown_custom_backend_naming_the_field(tmp_path):
+    bad = tmp_path / "backend.yaml"
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"c": {"class_path": "custom", "parameters": {"backend": "nosuchbackend"}}}}))
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: checkpoint_managers.c.parameters.backend: unknown manager 'nosuchbackend'; known: [")

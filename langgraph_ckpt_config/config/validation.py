@@ -95,8 +95,11 @@ def validation_problems(
         if err.get("type") == "missing":
             lines.append(f"{field_path}: is required but missing")
             continue
-        shown = _show(err.get("input"), _field_is_secret(model, path, loc))
-        lines.append(f"{field_path}: got {shown}, {describe_expected(err)}")
+        secret = _field_is_secret(model, path, loc)
+        if secret and err.get("type") == "value_error":  # our own message, already value-free: "entry 2 is not ..."
+            lines.append(f"{field_path}: {describe_expected(err)}")
+            continue
+        lines.append(f"{field_path}: got {_show(err.get('input'), secret)}, {describe_expected(err)}")
     return lines
 
 
