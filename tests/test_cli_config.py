@@ -212,3 +212,23 @@ def test_validate_rejects_an_unknown_custom_backend_naming_the_field(tmp_path):
     result = run("config", "validate", str(bad))
     assert result.exit_code == 1
     assert result.stderr.startswith("error: checkpoint_managers.c.parameters.backend: unknown manager 'nosuchbackend'; known: [")
+
+
+def test_unknown_key_is_reported_once_and_a_size_error_quotes_the_value_once(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    path = tmp_path / "typo.yaml"
+    params = {"cleanup_interval": 0, "maxx": 3}
+    path.write_text(yaml.safe_dump({"checkpoint_managers": {"m": {"class_path": "memory", "parameters": params}}}))
+
+    def validate() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "langgraph_ckpt_config.cli", "config", "validate", str(path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+    ok = validate()
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.splitlines() == ["unknown key checkpoint_managers.m.parameters.maxx is ignored (typo?)"]
+    params["cache_max_bytes"] = "64 MiBs"
+    path.write_text(yaml.safe_dump({"checkpoint_managers": {"m": {"class_path": "memory", "parameters": params}}}))
+    failed = validate()
+    assert failed.returncode == 1 and failed.stderr.count("64 MiBs") == 1
+    assert "error: checkpoint_managers.m.parameters.cache_max_bytes: got '64 MiBs', expected a size in bytes" in failed.stderr

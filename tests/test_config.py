@@ -492,3 +492,12 @@ def test_a_bad_override_is_blamed_on_the_override_not_the_yaml():
     with pytest.raises(ConfigError) as info:
         config.manager_parameters("mem", client_encryption={"keys": 5})
     assert info.value.path == "override client_encryption.keys (for manager 'mem')"
+
+
+def test_unknown_key_is_one_warning_at_the_callers_line_and_no_log_line(caplog):
+    raw = _minimal(databse_path="typo.db")
+    with pytest.warns(UserWarning) as record:
+        load_config(raw)
+    typo = [w for w in record if "databse_path" in str(w.message)]
+    assert len(typo) == 1 and typo[0].filename == __file__
+    assert "databse_path" not in caplog.text

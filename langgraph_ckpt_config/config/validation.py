@@ -23,6 +23,7 @@ from langgraph_ckpt_config.errors import ConfigError
 logger = logging.getLogger("langgraph_ckpt_config.config")
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CLI_DIR = os.path.join(_PACKAGE_DIR, "cli") + os.sep
 
 
 class UnknownConfigKeyWarning(UserWarning):
@@ -121,19 +122,32 @@ def problems_error(lines: list[str]) -> ConfigError:
     return ConfigError("\n".join(lines))
 
 
-def _user_stacklevel() -> int:
-    """A stacklevel pointing at the first frame outside this package (the caller's code)."""
+def _user_stacklevel() -> int | None:
+    """A stacklevel pointing at the first frame outside this package (the caller's code).
+
+    None when the ``lgckpt`` command line is running: there is no caller's code to point at.
+    """
     frame = sys._getframe(1)
     level = 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        if os.path.abspath(frame.f_code.co_filename).startswith(_CLI_DIR):
+            return None
         frame = frame.f_back
         level += 1
     return level
 
 
 def warn_unknown(paths: Iterable[str]) -> None:
-    """Log and ``warnings.warn`` each unknown key: silently ignoring a typo is the bug we prevent."""
+    """Report each unknown key once: silently ignoring a typo is the bug we prevent.
+
+    Python callers get an ``UnknownConfigKeyWarning`` pointing at their own line
+    (``logging.captureWarnings(True)`` routes it to their logs); the ``lgckpt``
+    command line gets a log line -- not both, which printed every key twice.
+    """
     for path in paths:
         message = f"unknown key {path} is ignored (typo?)"
-        logger.warning(message)
-        warnings.warn(message, UnknownConfigKeyWarning, stacklevel=_user_stacklevel())
+        stacklevel = _user_stacklevel()
+        if stacklevel is None:
+            logger.warning(message)
+        else:
+            warnings.warn(message, UnknownConfigKeyWarning, stacklevel=stacklevel)
