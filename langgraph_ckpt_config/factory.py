@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from pydantic import BaseModel, SecretStr
 
 from langgraph_ckpt_config.config.loader import CheckpointConfig, load_config, resolve_manager_name
 from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key, redact_url
-from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ManagerError
+from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
 from langgraph_ckpt_config.registry import get_manager_class
 
 if TYPE_CHECKING:
@@ -85,12 +86,35 @@ def _secrets_of(params: Any) -> list[str]:
     return found
 
 
+def _fragments(secret: str) -> list[str]:
+    """``secret`` and, for a URL, the pieces of its userinfo (longest first).
+
+    A driver that misreads a URL quotes a piece of it: a password containing '/'
+    becomes a host and a port (``Port could not be cast to integer value as 'TOP'``).
+    """
+    found = [secret]
+    scheme, sep, rest = secret.partition("://")
+    if sep and "@" in rest:
+        userinfo = rest.rpartition("@")[0]
+        found += [userinfo, *(piece for piece in re.split(r"[:/@?#]", userinfo) if len(piece) >= 3)]
+    return sorted(set(found), key=len, reverse=True)
+
+
 def _reason(exc: BaseException, params: Any = None) -> str:
     """A one-line, secret-free description of why a manager could not start."""
     text = redact_url(f"{type(exc).__name__}: {exc}")
     for secret in _secrets_of(params):
-        text = text.replace(secret, REDACTED)
+        for fragment in _fragments(secret):
+            text = text.replace(fragment, REDACTED)
     return text.splitlines()[0][:500] if text else type(exc).__name__
+
+
+def _in_entry(exc: ConfigError, name: str) -> ConfigError:
+    """``exc`` with its path made a full config path (a manager names only its own field: ``url``)."""
+    if not exc.path or exc.path.startswith(("checkpoint_managers.", "override ")):
+        return exc
+    message = str(exc)[len(exc.path) + 2 :]
+    return type(exc)(message, path=f"checkpoint_managers.{name}.parameters.{exc.path}")
 
 
 class CheckpointManagerFactory:
@@ -143,6 +167,9 @@ class CheckpointManagerFactory:
             raise ManagerError(f"manager {name!r} ({entry.class_path}) could not be constructed: {_reason(exc, params)}") from exc
         try:
             manager.initialize()
+        except ConfigError as exc:  # a bad value found only now (a URL the driver cannot parse): no fallback
+            self._discard(manager)
+            raise _in_entry(exc, name) from None
         except Exception as exc:
             self._discard(manager)
             reason = _reason(exc, params)

@@ -143,3 +143,92 @@ def test_real_process_exit_codes_and_json(config_file, tmp_path):
     failed = lgckpt("config", "validate", str(bad))
     assert failed.returncode == 1 and failed.stdout == ""
     assert failed.stderr.strip() == "error: default_manager: names unknown manager 'y'; configured: ['x']"
+
+
+def test_validate_describes_a_misplaced_secret_without_echoing_it(tmp_path):
+    bad = tmp_path / "misplaced.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoint_managers": {
+                    "s": {"class_path": "sqlite", "parameters": {"client_encryption": f"k1:{SECRET}"}},
+                    "c": {"class_path": "custom", "parameters": {"backend_config": f"api_key={SECRET}"}},
+                    "r": {"class_path": "redis", "parameters": {"url": 6379, "port": "abc"}},
+                    "d": {"class_path": "memory", "parameters": f"password={SECRET}"},
+                }
+            }
+        )
+    )
+    result = run("config", "validate", str(bad))  # run() asserts SECRET is not in the output
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: checkpoint_managers.d.parameters: got a string, expected a mapping",
+    ]
+    del_d = yaml.safe_load(bad.read_text())
+    del del_d["checkpoint_managers"]["d"]
+    bad.write_text(yaml.safe_dump(del_d))
+    result = run("config", "validate", str(bad))
+    assert sorted(result.stderr.strip().splitlines()) == [
+        "error: checkpoint_managers.c.parameters.backend_config: got a string, expected a mapping",
+        "error: checkpoint_managers.r.parameters.port: got 'abc', expected an integer",  # not a secret: shown
+        "error: checkpoint_managers.r.parameters.url: got an integer, expected a string",
+        "error: checkpoint_managers.s.parameters.client_encryption: got a string, expected a mapping",
+    ]
+
+
+def test_rule_failure_on_a_secret_field_shows_its_type_only(tmp_path):
+    bad = tmp_path / "rule.yaml"
+    rule = {"field": "checkpoint_managers.*.parameters.url", "rule_type": "pattern", "value": "rediss://.*", "message": "use TLS"}
+    config = {
+        "checkpoint_managers": {"r": {"class_path": "redis", "parameters": {"url": f"redis://:{SECRET}@h:6379/0"}}},
+        "validation_rules": [rule],
+    }
+    bad.write_text(yaml.safe_dump(config))
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: checkpoint_managers.r.parameters.url: use TLS (got a string, pattern 'rediss://.*')"
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (f"k1:{SECRET}!!!", "entry 1 is not 'key_id:' followed by a base64-encoded 32-byte (AES-256) key"),
+        (SECRET, "entry 1 must look like 'key_id:BASE64KEY'"),
+    ],
+    ids=["not-base64", "no-key-id"],
+)
+def test_validate_rejects_a_key_spec_every_command_would_reject(tmp_path, keys, problem):
+    bad = tmp_path / "keys.yaml"
+    encryption = {"enabled": True, "keys": keys}
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"sq": {"class_path": "sqlite", "parameters": {"client_encryption": encryption}}}}))
+    result = run("config", "validate", str(bad))  # run() asserts SECRET is not in the output
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: checkpoint_managers.sq.parameters.client_encryption.keys: {problem}")
+
+
+def test_validate_rejects_an_unknown_custom_backend_naming_the_field(tmp_path):
+    bad = tmp_path / "backend.yaml"
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"c": {"class_path": "custom", "parameters": {"backend": "nosuchbackend"}}}}))
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: checkpoint_managers.c.parameters.backend: unknown manager 'nosuchbackend'; known: [")
+
+
+def test_unknown_key_is_reported_once_and_a_size_error_quotes_the_value_once(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    path = tmp_path / "typo.yaml"
+    params = {"cleanup_interval": 0, "maxx": 3}
+    path.write_text(yaml.safe_dump({"checkpoint_managers": {"m": {"class_path": "memory", "parameters": params}}}))
+
+    def validate() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "langgraph_ckpt_config.cli", "config", "validate", str(path)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+    ok = validate()
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.splitlines() == ["unknown key checkpoint_managers.m.parameters.maxx is ignored (typo?)"]
+    params["cache_max_bytes"] = "64 MiBs"
+    path.write_text(yaml.safe_dump({"checkpoint_managers": {"m": {"class_path": "memory", "parameters": params}}}))
+    failed = validate()
+    assert failed.returncode == 1 and failed.stderr.count("64 MiBs") == 1
+    assert "error: checkpoint_managers.m.parameters.cache_max_bytes: got '64 MiBs', expected a size in bytes" in failed.stderr

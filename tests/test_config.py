@@ -217,7 +217,7 @@ def test_precedence_of_defaults():
     raw["global_config"]["default_max_checkpoints"] = 4321
     config = load_config(raw)
     assert config.manager_parameters("memory")[1].max_checkpoints == 4321  # global default
-    assert config.manager_parameters("memory", max_checkpoints=7)[1].max_checkpoints == 7  # override wins
+    assert config.manager_parameters("memory", max_checkpoints=700)[1].max_checkpoints == 700  # override wins
 
 
 def test_secrets_redacted_everywhere(monkeypatch):
@@ -403,3 +403,101 @@ def test_redaction_of_free_form_secrets(monkeypatch):
     with pytest.raises(ConfigError) as info:
         load_config(raw)
     assert secret not in str(info.value) and "redis.parameters.password" in str(info.value)
+
+
+# ---------------------------------------------------------------------------- secrets in reprs and messages
+
+_KEY = "k1:RYHHYbj9UbjXlSfHJO8SBPrHmt/oDLOo3CHG5tOZiAY="
+
+
+def _secretive() -> dict:
+    """Every kind of secret a raw section can hold, in parameters, default_config and metadata."""
+    return {
+        "metadata": {"token": "top-metadata-token"},
+        "checkpoint_managers": {
+            "enc": {
+                "class_path": "sqlite",
+                "parameters": {"database_path": "x.db", "client_encryption": {"enabled": True, "keys": _KEY}},
+            },
+            "redis": {
+                "class_path": "redis",
+                "enabled": False,
+                "default_config": {"password": "DefaultPassw0rd"},
+                "parameters": {"url": "redis://admin:UrlPassw0rd@localhost:6399/0", "password": "RedisPassw0rdXYZ"},
+            },
+            "cust": {
+                "class_path": "custom",
+                "enabled": False,
+                "metadata": {"api_key": "MetaApiKey123"},
+                "parameters": {"backend_config": {"api_key": "BackendApiKey9"}},
+            },
+        },
+        "default_manager": "enc",
+    }
+
+
+_SECRETS = ("top-metadata-token", _KEY.split(":")[1], "DefaultPassw0rd", "UrlPassw0rd", "RedisPassw0rdXYZ", "MetaApiKey123", "BackendApiKey9")
+
+
+def test_config_objects_print_without_secrets():
+    config = load_config(_secretive())
+    shown = [repr(config), str(config), repr(config.metadata)]
+    for entry in config.checkpoint_managers.values():
+        shown += [repr(entry), str(entry), repr(entry.parameters), str(entry.parameters), repr(entry.default_config)]
+        shown += [repr(entry.metadata), *(repr(v) for v in entry.parameters.values() if isinstance(v, dict))]
+    for text in shown:
+        assert not [s for s in _SECRETS if s in text], text
+    # what is not secret stays readable, and the values themselves are intact
+    redis = config.checkpoint_managers["redis"]
+    assert "redis://admin:***@localhost:6399/0" in repr(redis) and "x.db" in repr(config)
+    assert redis.parameters["password"] == "RedisPassw0rdXYZ"
+    assert config.checkpoint_managers["enc"].parameters["client_encryption"]["keys"] == _KEY
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://u:TOP@SECRET7@127.0.0.1:1/0", "redis://u:***@127.0.0.1:1/0"),  # '@' inside the password
+        ("redis://:TOP/SECRET8@127.0.0.1:1/0", "redis://:***@127.0.0.1:1/0"),  # '/' inside the password
+        ("redis://TOPSECRET9@127.0.0.1:1/0", "redis://***@127.0.0.1:1/0"),  # userinfo without ':' (a token)
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_url_passwords_redacted_to_the_last_at(url, shown):
+    from langgraph_ckpt_config.config.redact import redact_url
+
+    assert redact_url(url) == shown
+    assert redact_url(f"redis at {url} unavailable: 'x@y'") == f"redis at {shown} unavailable: 'x@y'"
+
+
+# ---------------------------------------------------------------------------- overrides
+
+
+def test_validation_rules_apply_to_overrides():
+    config = load_config(SHIPPED)  # its rule: max_checkpoints in [100, 1000000]
+    with pytest.raises(ValidationRuleError) as info:
+        config.manager_parameters("memory", max_checkpoints=5)
+    assert info.value.path == "override max_checkpoints (for manager 'memory')"
+    assert "max_checkpoints must be between 100 and 1000000 (got 5" in str(info.value)
+    assert config.manager_parameters("memory", max_checkpoints=500)[1].max_checkpoints == 500
+    # an override of another field does not re-report what the YAML holds
+    assert config.manager_parameters("memory", cache_size=10)[1].cache_size == 10
+
+
+def test_a_bad_override_is_blamed_on_the_override_not_the_yaml():
+    config = load_config(_minimal())
+    with pytest.raises(ConfigError) as info:
+        config.manager_parameters("mem", max_checkpoints="lots")
+    assert str(info.value) == "override max_checkpoints (for manager 'mem'): got 'lots', expected an integer"
+    with pytest.raises(ConfigError) as info:
+        config.manager_parameters("mem", client_encryption={"keys": 5})
+    assert info.value.path == "override client_encryption.keys (for manager 'mem')"
+
+
+def test_unknown_key_is_one_warning_at_the_callers_line_and_no_log_line(caplog):
+    raw = _minimal(databse_path="typo.db")
+    with pytest.warns(UserWarning) as record:
+        load_config(raw)
+    typo = [w for w in record if "databse_path" in str(w.message)]
+    assert len(typo) == 1 and typo[0].filename == __file__
+    assert "databse_path" not in caplog.text

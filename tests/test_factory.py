@@ -6,6 +6,7 @@ import base64
 import logging
 
 import pytest
+from pydantic import SecretStr
 
 from langgraph_ckpt_config.config.models import MemoryParameters
 from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError, ManagerError, RegistryError
@@ -179,13 +180,11 @@ def test_without_fallback_the_secret_free_error_chains_the_cause(monkeypatch):
 def test_configuration_errors_never_fall_back():
     broken = {"class_path": f"{__name__}:BrokenManager", "fallback": "mem"}
     with CheckpointManagerFactory(_config(broken=broken)) as factory:
-        with pytest.raises(ConfigError, match=r"broken\.parameters\.max_checkpoints"):
+        with pytest.raises(ConfigError, match=r"^override max_checkpoints \(for manager 'broken'\): got 'many'"):
             factory.create_manager("broken", max_checkpoints="many")
 
 
 def test_cache_distinguishes_secret_overrides():
-    from pydantic import SecretStr
-
     with CheckpointManagerFactory(_config()) as factory:
         key_a = "k1:" + base64.b64encode(b"a" * 32).decode()
         key_b = "k1:" + base64.b64encode(b"b" * 32).decode()
@@ -259,3 +258,52 @@ def test_backend_config_secrets_never_in_errors():
         with pytest.raises(BackendUnavailableError) as info:
             factory.create_manager("leaky")
     assert "hunter2-plugin-secret" not in str(info.value)
+
+
+REDIS = "langgraph_ckpt_config.managers.redis:RedisCheckpointManager"
+
+
+def _redis_at(url: str) -> dict:
+    # port 1: nothing listens there, so the manager fails fast without any server
+    return {"class_path": REDIS, "fallback": "mem", "parameters": {"url": url, "connection_timeout": 0.3, "socket_timeout": 0.3}}
+
+
+def test_unparsable_redis_url_is_a_config_error_naming_the_field_without_its_content():
+    with CheckpointManagerFactory(_config(r=_redis_at("redis://:TOP/SECRET8@127.0.0.1:1/0"))) as factory:
+        with pytest.raises(ConfigError) as info:
+            factory.create_manager("r")  # a config problem: never a reason to use the fallback
+    assert info.value.path == "checkpoint_managers.r.parameters.url"
+    assert "not a valid Redis URL" in str(info.value)
+    assert "TOP" not in str(info.value) and "SECRET8" not in str(info.value) and info.value.__cause__ is None
+
+
+def test_unavailable_redis_error_hides_a_password_containing_at(caplog):
+    entry = _redis_at("redis://u:TOP@SECRET7@127.0.0.1:1/0")
+    del entry["fallback"]
+    with CheckpointManagerFactory(_config(r=entry)) as factory:
+        with pytest.raises(BackendUnavailableError) as info:
+            factory.create_manager("r")
+    assert "redis://u:***@127.0.0.1:1/0" in str(info.value)
+    assert "TOP" not in str(info.value) and "SECRET7" not in str(info.value)
+
+
+class UrlParameters(MemoryParameters):
+    url: SecretStr | None = None
+
+
+class UrlQuotingManager(MemoryCheckpointManager):
+    """Fails to start quoting a piece of its URL's password, as redis-py does with a '/' in it."""
+
+    parameters_model = UrlParameters
+
+    def _open(self) -> None:
+        raise ValueError("Port could not be cast to integer value as 'TOPSECRET'")
+
+
+def test_start_failure_quoting_part_of_a_url_secret_is_redacted(caplog):
+    entry = {"class_path": f"{__name__}:UrlQuotingManager", "fallback": "mem", "parameters": {"url": "redis://:TOPSECRET/MORE@h:1/0"}}
+    with CheckpointManagerFactory(_config(q=entry)) as factory:
+        with caplog.at_level(logging.WARNING):
+            factory.create_manager("q")
+    assert "'q' could not start (ValueError: Port could not be cast to integer value as '***')" in caplog.text
+    assert "TOPSECRET" not in caplog.text

@@ -46,6 +46,37 @@ def _decode_key(text: str) -> bytes | None:
     return None
 
 
+def parse_key_spec(spec: str) -> dict[str, bytes]:
+    """``"k2:BASE64KEY,k1:BASE64KEY"`` -> {key id: 32 key bytes}, primary (first) first.
+
+    A ValueError says which entry is wrong and how, never quoting it; config
+    validation runs this so a bad spec is reported with its field path at load time.
+    """
+    keys: dict[str, bytes] = {}
+    positions: dict[str, int] = {}
+    entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
+    if not entries:
+        raise ValueError("no keys configured (expected 'key_id:BASE64KEY[,key_id:BASE64KEY...]')")
+    for position, entry in enumerate(entries, start=1):
+        key_id, sep, material = entry.partition(":")
+        key_id = key_id.strip()
+        if not sep or not is_valid_key_id(key_id):
+            raise ValueError(
+                f"entry {position} must look like 'key_id:BASE64KEY' with a key id of 1-64 characters from [A-Za-z0-9_.-]"
+            )
+        if key_id in keys:
+            raise ValueError(f"entries {positions[key_id]} and {position} have the same key id")
+        key = _decode_key(material.strip())
+        if key is None:
+            raise ValueError(
+                f"entry {position} is not 'key_id:' followed by a base64-encoded "
+                f"{KEY_SIZE}-byte (AES-256) key; generate one with: lgckpt keygen"
+            )
+        keys[key_id] = key
+        positions[key_id] = position
+    return keys
+
+
 class KeyRing:
     """Named AES-256 keys: one primary (encrypts new records) plus any number for decryption only.
 
@@ -76,29 +107,10 @@ class KeyRing:
         """
         if not isinstance(spec, str):
             raise CodecError(f"{source}: expected a string like 'key_id:BASE64KEY,...', got {type(spec).__name__}")
-        keys: dict[str, bytes] = {}
-        positions: dict[str, int] = {}
-        entries = [entry.strip() for entry in spec.split(",") if entry.strip()]
-        if not entries:
-            raise CodecError(f"{source}: no keys configured (expected 'key_id:BASE64KEY[,key_id:BASE64KEY...]')")
-        for position, entry in enumerate(entries, start=1):
-            key_id, sep, material = entry.partition(":")
-            key_id = key_id.strip()
-            if not sep or not is_valid_key_id(key_id):
-                raise CodecError(
-                    f"{source}: entry {position} must look like 'key_id:BASE64KEY' with a key id of "
-                    "1-64 characters from [A-Za-z0-9_.-]"
-                )
-            if key_id in keys:
-                raise CodecError(f"{source}: entries {positions[key_id]} and {position} have the same key id")
-            key = _decode_key(material.strip())
-            if key is None:
-                raise CodecError(
-                    f"{source}: entry {position} is not 'key_id:' followed by a base64-encoded "
-                    f"{KEY_SIZE}-byte (AES-256) key; generate one with: lgckpt keygen"
-                )
-            keys[key_id] = key
-            positions[key_id] = position
+        try:
+            keys = parse_key_spec(spec)
+        except ValueError as exc:
+            raise CodecError(f"{source}: {exc}") from None
         return cls(keys, next(iter(keys)))
 
     @property

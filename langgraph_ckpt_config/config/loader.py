@@ -26,6 +26,7 @@ import yaml
 from pydantic import ValidationError
 
 from langgraph_ckpt_config.config.interpolate import interpolate
+from langgraph_ckpt_config.config.models import CustomParameters
 from langgraph_ckpt_config.config.rules import check_rules
 from langgraph_ckpt_config.config.schema import (
     CONFIG_ENV,
@@ -146,11 +147,31 @@ def _check_parameters(config: CheckpointConfig) -> None:
                 problems.append(str(exc))
             continue
         try:
-            config._validated(name, None, warn_from=None)
+            params = config._validated(name, None, warn_from=None)
         except ConfigError as exc:
             problems.extend(str(exc).splitlines())
+            continue
+        if entry.enabled:
+            problems.extend(_unknown_backend(name, params))
     if problems:
         raise problems_error(problems)
+
+
+def _unknown_backend(name: str, params: Any) -> list[str]:
+    """A custom entry's ``backend`` that names no registered manager (checked without importing anything).
+
+    Only plain names are checked: a ``module:Class`` path would have to be imported,
+    and a plugin directory's names are known only once its files have run.
+    """
+    from langgraph_ckpt_config.registry import available_managers
+
+    if not isinstance(params, CustomParameters) or params.plugin_enabled:
+        return []
+    backend = params.backend
+    if ":" in backend or "." in backend or backend in available_managers():
+        return []
+    known = sorted(available_managers())
+    return [f"checkpoint_managers.{name}.parameters.backend: unknown manager {backend!r}; known: {known}"]
 
 
 def _cross_check(config: CheckpointConfig) -> None:

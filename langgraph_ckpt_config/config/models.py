@@ -57,6 +57,20 @@ class ClientEncryption(_Model):
     require: bool | None = None
     filterable_metadata: list[str] = Field(default_factory=lambda: ["source", "step", "run_id", "workflow_id"])
 
+    @field_validator("keys")
+    @classmethod
+    def _key_spec_parses(cls, keys: SecretStr | None) -> SecretStr | None:
+        """Parsed here too (not only when a manager starts) so ``config validate`` finds a bad spec.
+
+        Checked even with ``enabled: false``: keys given then still decrypt older records.
+        The error names the entry by position; the spec is never quoted.
+        """
+        from langgraph_ckpt_config.codecs.encryption import parse_key_spec
+
+        if keys is not None and keys.get_secret_value().strip():
+            parse_key_spec(keys.get_secret_value())
+        return keys
+
 
 class ManagerParameters(_Model):
     """Parameters every manager understands (retention, codec, cache, batching).

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from langgraph_ckpt_config.config.redact import REDACTED, is_secret_key
+from langgraph_ckpt_config.config.redact import describe_type, path_may_hold_secret
 from langgraph_ckpt_config.config.sizes import parse_size
 from langgraph_ckpt_config.errors import ConfigError, ValidationRuleError
 
@@ -149,6 +149,19 @@ def check_rules(raw: Mapping[str, Any], rules: list[Any], enabled: set[str]) -> 
     ``raw``: the interpolated config with merged parameters; ``enabled``: names of
     the managers to check (paths under ``checkpoint_managers.<other>`` are skipped).
     """
+    raise_failures(rule_failures(raw, rules, enabled))
+
+
+def raise_failures(failures: list[tuple[str, str]]) -> None:
+    """One ``ValidationRuleError`` for (path, message) failures, if there are any."""
+    if len(failures) == 1:
+        raise ValidationRuleError(failures[0][1], path=failures[0][0])
+    if failures:
+        raise ValidationRuleError("\n".join(f"{path}: {text}" for path, text in failures))
+
+
+def rule_failures(raw: Mapping[str, Any], rules: list[Any], enabled: set[str]) -> list[tuple[str, str]]:
+    """(path, message) of every rule failure in ``raw`` (see ``check_rules``)."""
     if not isinstance(rules, list):
         raise ConfigError("validation_rules must be a list", path="validation_rules")
     failures: list[tuple[str, str]] = []
@@ -164,9 +177,6 @@ def check_rules(raw: Mapping[str, Any], rules: list[Any], enabled: set[str]) -> 
                 continue
             why = _failure(rtype, value, expected)
             if why is not None:
-                shown = REDACTED if is_secret_key(parts[-1]) else repr(value)
+                shown = describe_type(value) if path_may_hold_secret(parts) else repr(value)
                 failures.append((path, f"{message} (got {shown}, {why})"))
-    if len(failures) == 1:
-        raise ValidationRuleError(failures[0][1], path=failures[0][0])
-    if failures:
-        raise ValidationRuleError("\n".join(f"{path}: {text}" for path, text in failures))
+    return failures

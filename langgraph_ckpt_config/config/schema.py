@@ -13,12 +13,13 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 from langgraph_ckpt_config.config.models import BUILTIN_PARAMETER_MODELS, ManagerParameters
-from langgraph_ckpt_config.config.redact import redact
+from langgraph_ckpt_config.config.redact import RedactedDict, redact, redacted_dict_of
+from langgraph_ckpt_config.config.rules import raise_failures, rule_failures
 from langgraph_ckpt_config.config.validation import validate_model, warn_unknown
 from langgraph_ckpt_config.errors import ConfigError, RegistryError
 
@@ -38,13 +39,26 @@ GLOBAL_DEFAULTS = {
 }
 
 
+#: A free-form section (``parameters``, ``default_config``, ``metadata``): a dict that prints redacted.
+RawSection = Annotated[dict[str, Any], AfterValidator(redacted_dict_of)]
+
+
 class _Section(BaseModel):
-    """Extra keys are kept (forward compatibility) but reported by ``unknown_keys``."""
+    """Extra keys are kept (forward compatibility) but reported by ``unknown_keys``.
+
+    The raw dicts of a section (``parameters``, ``default_config``, ``metadata``,
+    extra keys) are not typed, so their ``repr``/``str`` show them redacted: a
+    config object printed or logged must not show a password, URL credential or key.
+    """
 
     model_config = ConfigDict(extra="allow")
 
     def unknown_keys(self, prefix: str) -> list[str]:
         return [f"{prefix}.{key}" if prefix else str(key) for key in (self.model_extra or {})]
+
+    def __repr_args__(self):  # pydantic's repr/str hook
+        for key, value in super().__repr_args__():
+            yield key, _redacted_for_repr(value, key)
 
 
 class ManagerEntry(_Section):
@@ -59,9 +73,9 @@ class ManagerEntry(_Section):
     enabled: bool = True
     priority: int = 0
     tags: list[str] = Field(default_factory=list)
-    default_config: dict[str, Any] = Field(default_factory=dict)
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    default_config: RawSection = Field(default_factory=RedactedDict)
+    parameters: RawSection = Field(default_factory=RedactedDict)
+    metadata: RawSection = Field(default_factory=RedactedDict)
     fallback: str | None = None
 
 
@@ -89,7 +103,7 @@ class GlobalConfig(_Section):
 class CheckpointConfig(_Section):
     """The whole (interpolated) YAML document; ``source`` says where it came from."""
 
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: RawSection = Field(default_factory=RedactedDict)
     checkpoint_managers: dict[str, ManagerEntry]
     default_manager: str | None = None
     manager_groups: dict[str, ManagerGroup] = Field(default_factory=dict)
@@ -152,7 +166,14 @@ class CheckpointConfig(_Section):
         for where, values in layers:
             _deep_update(merged, values)
             origin.update({str(k): where for k in values})
-        params = validate_model(self.parameters_model(name), merged, f"checkpoint_managers.{name}.parameters")
+
+        def label(loc: list[str]) -> str | None:
+            """An override's problem is blamed on the override: the YAML does not hold that value."""
+            return _override_label(name, loc) if loc and origin.get(loc[0]) == "overrides" else None
+
+        params = validate_model(self.parameters_model(name), merged, f"checkpoint_managers.{name}.parameters", label)
+        if overrides:
+            self._check_rules_on_overrides(name, merged, overrides)
         if hasattr(params, "unknown_keys"):
             unknown = []
             for key in params.unknown_keys():
@@ -161,6 +182,20 @@ class CheckpointConfig(_Section):
                     unknown.append(f"{where}.{key}" if where != "overrides" else f"{name} override {key}")
             warn_unknown(unknown)
         return params
+
+    def _check_rules_on_overrides(self, name: str, merged: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+        """``validation_rules`` over the values ``overrides`` set (the YAML's were checked at load)."""
+        if not self.validation_rules or not self.manager_entry(name).enabled:
+            return
+        document = self.model_dump(exclude={"source"})
+        document["checkpoint_managers"] = {name: {**document["checkpoint_managers"][name], "parameters": merged}}
+        prefix = f"checkpoint_managers.{name}.parameters."
+        failures = []
+        for path, message in rule_failures(document, self.validation_rules, {name}):
+            loc = path[len(prefix) :].split(".") if path.startswith(prefix) else []
+            if loc and loc[0] in overrides:
+                failures.append((_override_label(name, loc), message))
+        raise_failures(failures)
 
     def manager_parameters(self, name: str, **overrides: Any) -> tuple[ManagerEntry, ManagerParameters]:
         """(entry, validated parameters model) of ``name`` with ``overrides`` on top.
@@ -182,6 +217,17 @@ class CheckpointConfig(_Section):
                 continue  # shown raw (still redacted below); load_config already reported it
             data["checkpoint_managers"][name]["parameters"] = params.model_dump()
         return redact(data)
+
+
+def _override_label(name: str, loc: list[str]) -> str:
+    return f"override {'.'.join(loc)} (for manager {name!r})"
+
+
+def _redacted_for_repr(value: Any, key: Any) -> Any:
+    """``redact`` for raw data; models (a manager entry inside the document) redact themselves."""
+    if isinstance(value, BaseModel) or (isinstance(value, Mapping) and any(isinstance(v, BaseModel) for v in value.values())):
+        return value
+    return redact({key: value})[key] if isinstance(key, str) else redact(value)
 
 
 def _deep_update(target: dict[str, Any], source: Mapping[str, Any]) -> None:

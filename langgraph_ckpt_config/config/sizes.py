@@ -41,7 +41,8 @@ def parse_size(value: Any) -> int:
         if m and m.group(2).lower() in _UNITS:
             return int(m.group(1)) * _UNITS[m.group(2).lower()]
     raise ValueError(
-        f"expected a size in bytes: an integer, '64MiB'/'16 MB'/'512k', or a product like '64 * 1024 * 1024'; got {value!r}"
+        # The value itself is not quoted: the config error quotes it once, as "got '64 MiBs'".
+        "expected a size in bytes: an integer, '64MiB'/'16 MB'/'512k', or a product like '64 * 1024 * 1024'"
     )
 
 

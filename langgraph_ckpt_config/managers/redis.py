@@ -631,6 +631,23 @@ class RedisCheckpointManager(BaseCheckpointManager):
             url = "rediss://" + url[8:]
         return url
 
+    def _from_url(self, build: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """``build(url, **kwargs)``; a URL redis-py cannot parse is a ConfigError naming ``url``.
+
+        redis-py's own message may quote a piece of the URL -- a password containing
+        '/' is read as a host and a port (``Port could not be cast to integer value
+        as 'TOP'``) -- so neither it nor the URL is shown, and it is not chained.
+        """
+        try:
+            return build(self._url(), **kwargs)
+        except ValueError:  # redis.connection.parse_url's only error
+            pass
+        raise ConfigError(
+            "is not a valid Redis URL: expected the scheme redis, rediss or unix, then [username:password@]host[:port][/db] "
+            "(percent-encode '/', '?' and '#' in a password, or set the password in 'password' instead)",
+            path="url",
+        )
+
     @property
     def _uses_tls(self) -> bool:
         """``ssl: true`` or a ``rediss://`` url (a ``unix://`` socket never uses TLS)."""
@@ -649,7 +666,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             if p.cluster_nodes:
                 nodes = [cluster_mod.ClusterNode(n.host, n.port) for n in p.cluster_nodes]
                 return cluster_mod.RedisCluster(startup_nodes=nodes, ssl=self._uses_tls, **kwargs)
-            return cluster_mod.RedisCluster.from_url(self._url(), **kwargs)
+            return self._from_url(cluster_mod.RedisCluster.from_url, kwargs)
         mod = aredis if asynchronous else redis
         # A blocking pool: more concurrent operations than connection_pool_size (an async
         # graph runs a thread's put and writes concurrently, many threads at once) wait up
@@ -657,7 +674,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         kwargs["max_connections"] = p.connection_pool_size
         kwargs["timeout"] = p.socket_timeout
         if p.url is not None:
-            pool = mod.BlockingConnectionPool.from_url(self._url(), **kwargs)
+            pool = self._from_url(mod.BlockingConnectionPool.from_url, kwargs)
         else:
             if p.ssl:
                 kwargs["connection_class"] = mod.SSLConnection
