@@ -16,6 +16,10 @@ last serialized still names its content. (``marshal`` would be a little faster, 
 writes every buffer object -- ``bytearray``, numpy arrays -- as plain bytes, so a numpy
 array reshaped in place would go unnoticed.) An element whose state cannot be pickled
 has no fingerprint and is serialized every time, as before.
+
+Reads use fingerprints the other way round (``DecodedElements``): the state of an element
+as the serde decoded it, recorded once, is unpickled into a new object at each later read
+of the same stored element -- a deep copy of the decoder's output, cheaper than decoding.
 """
 
 from __future__ import annotations
