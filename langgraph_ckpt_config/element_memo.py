@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: Pickle protocol 5: classes by reference, every builtin type with its own opcode.
@@ -98,7 +98,48 @@ def fingerprint(element: Any) -> bytes | None:
         return None
 
 
-class DecodedElements:
+class _BoundedByBytes:
+    """A dict of ``key -> (class, fingerprint, ...)`` bounded by the bytes of the fingerprints
+    it keeps (plus ``ENTRY_OVERHEAD`` per entry): the oldest entries go first."""
+
+    #: per entry, besides its fingerprint: the dict slot, the tuple and what else it holds
+    ENTRY_OVERHEAD = 200
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._data: dict[Any, tuple] = {}
+        self._lock = threading.Lock()
+
+    def _store(self, entries: Iterable[tuple[Any, tuple]], *, replace: bool) -> None:
+        """Add ``(key, value)`` pairs; an existing key is replaced only if ``replace``."""
+        overhead = self.ENTRY_OVERHEAD
+        limit = self._max_bytes // 4
+        with self._lock:
+            data = self._data
+            for key, value in entries:
+                size = len(value[1]) + overhead
+                if size > limit:
+                    continue
+                old = data.get(key)
+                if old is not None:
+                    if not replace:
+                        continue
+                    del data[key]
+                    self._bytes -= len(old[1]) + overhead
+                data[key] = value
+                self._bytes += size
+            while self._bytes > self._max_bytes:
+                dropped = data.pop(next(iter(data)))
+                self._bytes -= len(dropped[1]) + overhead
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+
+class DecodedElements(_BoundedByBytes):
     """``digest -> (class, kind, fingerprint)`` of stored list elements as the serde decoded them.
 
     Reading an element the serde already decoded in this process returns a revived copy of
@@ -113,14 +154,6 @@ class DecodedElements:
     fingerprint (a str, an int, an arbitrary object) are decoded every time.
     """
 
-    ENTRY_OVERHEAD = 200
-
-    def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._data: dict[str, tuple[type, int, bytes]] = {}
-        self._lock = threading.Lock()
-
     def decode(
         self, digests: Sequence[str], items: Sequence[tuple[str, bytes]], loads: Any
     ) -> tuple[list[Any], list[bytes | None]]:
@@ -130,15 +163,15 @@ class DecodedElements:
         get = self._data.get
         values: list[Any] = []
         fps: list[bytes | None] = []
-        fresh: list[tuple[str, type, int, bytes]] = []
+        fresh: list[tuple[str, tuple[type, bytes, int]]] = []
         kinds = _KINDS
         dumps = pickle.dumps
         for digest, item in zip(digests, items):
             hit = get(digest)
             if hit is not None:
                 try:
-                    values.append(_revive(*hit))
-                    fps.append(hit[2])
+                    values.append(_revive(hit[0], hit[2], hit[1]))
+                    fps.append(hit[1])
                     continue
                 except Exception:  # a class changed since: decode as usual
                     pass
@@ -152,36 +185,16 @@ class DecodedElements:
             if kind != _NONE:
                 try:
                     fp = dumps(_state(value, kind), _PROTOCOL)
-                    fresh.append((digest, cls, kind, fp))
+                    fresh.append((digest, (cls, fp, kind)))
                 except Exception:
                     fp = None
             fps.append(fp)
         if fresh:
-            self._record(fresh)
+            self._store(fresh, replace=False)
         return values, fps
 
-    def _record(self, entries: list[tuple[str, type, int, bytes]]) -> None:
-        overhead = self.ENTRY_OVERHEAD
-        limit = self._max_bytes // 4
-        with self._lock:
-            data = self._data
-            for digest, cls, kind, fp in entries:
-                size = len(fp) + overhead
-                if size > limit or digest in data:
-                    continue
-                data[digest] = (cls, kind, fp)
-                self._bytes += size
-            while self._bytes > self._max_bytes:
-                dropped = data.pop(next(iter(data)))
-                self._bytes -= len(dropped[2]) + overhead
 
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self._bytes = 0
-
-
-class FingerprintMemo:
+class FingerprintMemo(_BoundedByBytes):
     """``id(element) -> (class, fingerprint, digest)`` for elements serialized before.
 
     The entry holds the class, never the element: nothing is kept alive for the memo. A
@@ -190,14 +203,8 @@ class FingerprintMemo:
     Bounded by the bytes of the fingerprints it keeps: the oldest entries go first.
     """
 
-    #: per entry, besides its fingerprint: the dict slot, the tuple and the digest string
-    ENTRY_OVERHEAD = 200
-
     def __init__(self, max_bytes: int) -> None:
-        self._max_bytes = max_bytes
-        self._bytes = 0
-        self._data: dict[int, tuple[type, bytes, str]] = {}
-        self._lock = threading.Lock()
+        super().__init__(max_bytes)
         #: the same serde's decoded elements, for reads (same budget, kept apart)
         self.decoded = DecodedElements(max_bytes)
 
@@ -231,19 +238,7 @@ class FingerprintMemo:
         """Record that ``element``, whose fingerprint was ``fp`` *before* it was serialized,
         serialized to ``digest`` (taken before: a concurrent in-place edit then only costs a
         needless serialization later, never a stale digest)."""
-        size = len(fp) + self.ENTRY_OVERHEAD
-        if size > self._max_bytes // 4:
-            return
-        with self._lock:
-            data = self._data
-            old = data.pop(id(element), None)
-            if old is not None:
-                self._bytes -= len(old[1]) + self.ENTRY_OVERHEAD
-            data[id(element)] = (type(element), fp, digest)
-            self._bytes += size
-            while self._bytes > self._max_bytes:
-                dropped = data.pop(next(iter(data)))
-                self._bytes -= len(dropped[1]) + self.ENTRY_OVERHEAD
+        self._store([(id(element), (type(element), fp, digest))], replace=True)
 
     def remember_loaded(
         self, elements: Sequence[Any], digests: Sequence[str], fingerprints: Sequence[bytes | None] | None = None
@@ -260,7 +255,7 @@ class FingerprintMemo:
         if fingerprints is not None:  # taken by DecodedElements.decode, right after decoding
             for element, digest, fp in zip(elements, digests, fingerprints):
                 if fp is not None:
-                    entries.append((id(element), type(element), fp, digest))
+                    entries.append((id(element), (type(element), fp, digest)))
             elements = ()
         for element, digest in zip(elements, digests):
             cls = type(element)
@@ -273,26 +268,9 @@ class FingerprintMemo:
                 fp = dumps(_state(element, kind), _PROTOCOL)
             except Exception:
                 continue
-            entries.append((id(element), cls, fp, digest))
-        overhead = self.ENTRY_OVERHEAD
-        limit = self._max_bytes // 4
-        with self._lock:
-            data = self._data
-            for key, cls, fp, digest in entries:
-                size = len(fp) + overhead
-                if size > limit:
-                    continue
-                old = data.pop(key, None)
-                if old is not None:
-                    self._bytes -= len(old[1]) + overhead
-                data[key] = (cls, fp, digest)
-                self._bytes += size
-            while self._bytes > self._max_bytes:
-                dropped = data.pop(next(iter(data)))
-                self._bytes -= len(dropped[1]) + overhead
+            entries.append((id(element), (cls, fp, digest)))
+        self._store(entries, replace=True)
 
     def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-            self._bytes = 0
+        super().clear()
         self.decoded.clear()
