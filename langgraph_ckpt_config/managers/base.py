@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -1628,7 +1628,7 @@ class BaseCheckpointManager(ICheckpointManager):
             except EncryptionError as exc:
                 # The stored bytes are the ones written (their checksum matches): a key that is
                 # missing, unknown or wrong here is a configuration problem, not damage.
-                key_problems.append(f"{what}: {exc}")
+                key_problems.append(str(exc))
             except CkptError as exc:
                 problems.append(f"{what}: {exc}")
 
@@ -1654,6 +1654,8 @@ class BaseCheckpointManager(ICheckpointManager):
         elif key_problems:
             # Not marked: marking would take a healthy thread offline over a key setting.
             self._count("verification_failures")
+            # one line per distinct reason (usually one: every part uses the same key)
+            key_problems = [f"{n} part(s) not decryptable: {why}" for why, n in Counter(key_problems).items()]
             logger.warning("checkpoint %r of thread %r could not be decrypted: %s", cid, tid, "; ".join(key_problems))
         elif rec.status == CheckpointStatus.CORRUPTED.value:
             # Marked by an earlier run, intact now (e.g. a blob restored): readable again.
