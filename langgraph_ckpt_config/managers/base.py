@@ -236,6 +236,55 @@ class DigestCache:
             self._bytes = 0
 
 
+class _ReachableMemo:
+    """The root digests of a bundle's list manifests -> every element and node they reach,
+    opened (what ``_load_elements`` built from the element cache alone). A tree of digests is
+    content-addressed, so the same roots always reach the same entries: a warm read of an
+    unchanged list skips walking its tree. Bounded by the bytes the entries hold (kept alive
+    here even when the element cache evicts them), the oldest going first; never mutated after
+    it is stored, so readers share the mapping read-only."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max(0, int(max_bytes))
+        self._data: OrderedDict[frozenset[str], tuple[dict[str, tuple[str, bytes]], int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, roots: frozenset[str]) -> dict[str, tuple[str, bytes]] | None:
+        hit = self._data.get(roots)
+        return hit[0] if hit is not None else None
+
+    def put(self, roots: frozenset[str], reached: dict[str, tuple[str, bytes]]) -> None:
+        size = sum(len(raw) for _, raw in reached.values()) + 100 * (len(reached) + 1)
+        if size > self.max_bytes // 4:
+            return
+        with self._lock:
+            if roots in self._data:
+                return
+            self._data[roots] = (reached, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                self._bytes -= self._data.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+
+class ElementCache(DigestCache):
+    """The element cache, with the trees walked through it (``_ReachableMemo``, a quarter of
+    its budget): clearing it forgets both, so a cleared cache is cold for trees too."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(max_bytes)
+        self.reachable = _ReachableMemo(self.max_bytes // 4)
+
+    def clear(self) -> None:
+        super().clear()
+        self.reachable.clear()
+
+
 class _NotCached(Exception):
     """A cached-only read met something it would have to fetch (``_cached_elements``)."""
 
@@ -356,7 +405,7 @@ class BaseCheckpointManager(ICheckpointManager):
         self._serde: Any = None
         self.pipeline: Any = None
         self._blob_cache = LRUCache(0, None)
-        self._element_cache = DigestCache(0)
+        self._element_cache = ElementCache(0)
         #: opened record and pending-write payloads: key -> (checksum, raw), see _open_cached
         self._opened_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
@@ -409,7 +458,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 max_bytes = int(self.params.cache_max_bytes)
                 self._blob_cache = LRUCache(self.params.cache_size, self.params.cache_ttl, max_bytes)
                 # List elements are small and many (one per message): bounded by bytes only.
-                self._element_cache = DigestCache(max_bytes)
+                self._element_cache = ElementCache(max_bytes)
                 # Validated by checksum at every hit, so nothing in it goes stale: no time to live.
                 self._opened_cache = DigestCache(max_bytes // 4)
             self._open()
@@ -933,14 +982,21 @@ class BaseCheckpointManager(ICheckpointManager):
         roots = self._manifest_roots(thread_id, ns, blobs)
         if not roots:
             return {}
+        key = frozenset(roots)
+        memo = self._element_cache.reachable
+        reached = memo.get(key)
+        if reached is not None:
+            return reached
 
         def refuse(keys: list[BlobKey]) -> Mapping[BlobKey, StoredBlob]:
             raise _NotCached
 
         try:
-            return self._load_elements(thread_id, ns, roots, refuse)
+            reached = self._load_elements(thread_id, ns, roots, refuse)
         except _NotCached:
             return None
+        memo.put(key, reached)
+        return reached
 
     def _load_elements(
         self,
