@@ -206,6 +206,21 @@ def test_validate_rejects_a_key_spec_every_command_would_reject(tmp_path, keys, 
     assert result.stderr.startswith(f"error: checkpoint_managers.sq.parameters.client_encryption.keys: {problem}")
 
 
+def test_validate_rejects_encryption_enabled_without_keys(tmp_path, monkeypatch):
+    """What every command would refuse when the manager starts: ``keys`` from an unset variable."""
+    monkeypatch.delenv("LGCKPT_TEST_UNSET_KEYS", raising=False)
+    bad = tmp_path / "nokeys.yaml"
+    encryption = {"enabled": True, "keys": "${LGCKPT_TEST_UNSET_KEYS:}"}
+    bad.write_text(yaml.safe_dump({"checkpoint_managers": {"sq": {"class_path": "sqlite", "parameters": {"client_encryption": encryption}}}}))
+    result = run("config", "validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: checkpoint_managers.sq.parameters.client_encryption.keys: encryption is enabled but no keys")
+    off = tmp_path / "disabled.yaml"
+    entry = {"class_path": "sqlite", "enabled": False, "parameters": {"client_encryption": encryption}}
+    off.write_text(yaml.safe_dump({"checkpoint_managers": {"sq": entry, "mem": {"class_path": "memory"}}, "default_manager": "mem"}))
+    assert run("config", "validate", str(off)).exit_code == 0  # a disabled manager is not started
+
+
 def test_validate_rejects_an_unknown_custom_backend_naming_the_field(tmp_path):
     bad = tmp_path / "backend.yaml"
     bad.write_text(yaml.safe_dump({"checkpoint_managers": {"c": {"class_path": "custom", "parameters": {"backend": "nosuchbackend"}}}}))

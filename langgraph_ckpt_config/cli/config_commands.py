@@ -70,12 +70,28 @@ def managers(ctx: typer.Context) -> None:
     )
 
 
+def _check_codecs(cfg: Any) -> None:
+    """Build each enabled manager's codec pipeline, as the manager would at start: catches what
+    only a combination of settings makes wrong (encryption enabled with no keys), never quoting
+    a key. Nothing is opened or connected."""
+    from langgraph_ckpt_config.codecs import CodecPipeline
+    from langgraph_ckpt_config.errors import ConfigError
+
+    for name in cfg.enabled_managers():
+        _, params = cfg.manager_parameters(name)
+        try:
+            CodecPipeline.from_parameters(params)
+        except CkptError as exc:
+            raise ConfigError(f"checkpoint_managers.{name}.parameters.{exc}") from None
+
+
 @config_app.command("validate")
 def validate(ctx: typer.Context, path: str = typer.Argument(None, help="YAML file (default: --config / env / shipped)")) -> None:
     """Validate a config file: exit 0 with a summary, or 1 with each problem on its own line."""
     st = state(ctx)
     try:
         cfg = load_config(path or st.config_path)
+        _check_codecs(cfg)
     except CkptError as exc:
         lines = [redact_url(line) for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         if st.json_output:
