@@ -74,6 +74,17 @@ class IntegrityError(ManagerError):
     """Stored bytes do not match their checksum, or a record is structurally broken."""
 
 
+class StaleElementsError(IntegrityError):
+    """A ``put`` named list elements this process believed stored, and the store no longer
+    holds them (another process deleted or pruned the thread meanwhile). Nothing was written;
+    the adapter forgets what it knew of the thread and stores the checkpoint again in full."""
+
+    def __init__(self, thread_id: str, missing: list[str]) -> None:
+        super().__init__(f"thread {thread_id!r}: {len(missing)} list element(s) named by the new checkpoint are gone")
+        self.thread_id = thread_id
+        self.missing = missing
+
+
 class BackendUnavailableError(ManagerError, ConnectionError):
     """The storage backend cannot be reached (connection refused, timeout, ...)."""
 

@@ -42,7 +42,7 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.element_memo import FingerprintMemo
-from langgraph_ckpt_config.errors import InvalidInputError
+from langgraph_ckpt_config.errors import InvalidInputError, StaleElementsError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, DeltaStep, OpenedBundle
 from langgraph_ckpt_config.managers.interfaces import RecordKind
 from langgraph_ckpt_config.managers.listtree import (
@@ -54,6 +54,8 @@ from langgraph_ckpt_config.managers.listtree import (
     element_values,
     expand,
     expand_digests,
+    manifest_entries,
+    node_entries,
 )
 from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, RecordQuery
 
@@ -176,12 +178,13 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         payload_type, payload = serde.dumps_typed({"checkpoint": stored, "metadata": md})
         blobs: list[tuple[str, Any, str, bytes]] = []
         remember: list[_RememberedList] = []
+        named: set[str] = set()  # list elements and nodes the new manifests and nodes name
         linear = getattr(self.manager.params, "list_storage", False)
         for channel, version in new_versions.items():
             if channel not in values:
                 blobs.append((channel, version, EMPTY_BLOB_TYPE, b""))
             elif linear and type(values[channel]) is list:
-                blobs.extend(self._list_blobs(thread_id, ns, channel, version, values[channel], blobs, remember))
+                blobs.extend(self._list_blobs(thread_id, ns, channel, version, values[channel], blobs, remember, named))
             else:
                 typ, raw = serde.dumps_typed(values[channel])
                 blobs.append((channel, version, typ, raw))
@@ -198,13 +201,20 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             "channel_versions": checkpoint.get("channel_versions", {}),
             "blobs": blobs,
         }
+        if named:
+            # named but not carried: this process believes them stored; the manager checks
+            # (another process may have deleted or pruned the thread since)
+            carried = {b[1] for b in blobs if b[0] == ELEMENT_CHANNEL}
+            must_exist = sorted(named - carried)
+            if must_exist:
+                kwargs["must_exist"] = must_exist
         next_config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
         }
         return kwargs, next_config, remember
 
     def _list_blobs(
-        self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list, remember: list
+        self, thread_id: str, ns: str, channel: str, version: Any, value: list, pending: list, remember: list, named: set
     ) -> list[tuple[str, Any, str, bytes]]:
         """Linear storage: a tree manifest plus each element and list node not yet stored.
 
@@ -258,6 +268,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 continue
             queued.add(digest)
             out.append((ELEMENT_CHANNEL, digest, NODE_TYPE, node))
+            named.update(child for _, child in node_entries(node))
+        named.update(digest for _, digest in manifest_entries(TREE_MANIFEST_TYPE, body))
         out.append((channel, version, TREE_MANIFEST_TYPE, body))
         # remembered by put() once the write succeeded: then every element and node is stored
         objects = list(value) if reuse else None
@@ -456,7 +468,11 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> RunnableConfig:
         kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
-        self.manager.put_langgraph_checkpoint(**kwargs)
+        try:
+            self.manager.put_langgraph_checkpoint(**kwargs)
+        except StaleElementsError:  # the manager forgot the thread's elements: store them again
+            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
+            self.manager.put_langgraph_checkpoint(**kwargs)
         if remember:
             self._remember_lists(remember)
         return next_config
@@ -569,7 +585,11 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         self, config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, new_versions: ChannelVersions
     ) -> RunnableConfig:
         kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
-        await self.manager.aput_langgraph_checkpoint(**kwargs)
+        try:
+            await self.manager.aput_langgraph_checkpoint(**kwargs)
+        except StaleElementsError:  # as in put
+            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
+            await self.manager.aput_langgraph_checkpoint(**kwargs)
         if remember:
             self._remember_lists(remember)
         return next_config

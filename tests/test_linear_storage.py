@@ -287,10 +287,10 @@ def test_a_failed_write_leaves_nothing_in_the_cache(manager_factory, backend, mo
     graph = _graph(saver)
     cfg = {"configurable": {"thread_id": "flaky"}}
 
-    def refuse(record, blobs):
+    def refuse(record, blobs, must_exist=()):
         raise BackendUnavailableError("storage went away")
 
-    monkeypatch.setattr(manager, "_write_checkpoint", refuse)
+    monkeypatch.setattr(manager, "_write_checkpoint_checked", refuse)
     with pytest.raises(BackendUnavailableError):
         graph.invoke({"items": ["kept?"], "log": ["x"]}, cfg)
     assert not [key for key in manager._blob_cache._data if key[0] == "flaky"]
@@ -393,6 +393,53 @@ def test_reads_hand_out_independent_copies(manager_factory):
     for read in (second, third):
         assert read == items and all(x is not y for x, y in zip(read, first))
     assert second[1].additional_kwargs["tags"] is not third[1].additional_kwargs["tags"]
+
+
+class WindowState(TypedDict, total=False):
+    window: list
+    status: str
+
+
+def _slide(state: WindowState) -> dict[str, Any]:
+    return {"window": (state.get("window") or [])[-1:] + [state["status"]]}
+
+
+def _window_graph(saver):
+    builder = StateGraph(WindowState)
+    builder.add_node("slide", _slide)
+    builder.add_edge(START, "slide")
+    builder.add_edge("slide", END)
+    return builder.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis", "redis-cluster", "plugin-dir"])
+def test_a_writer_stores_again_what_another_process_deleted_or_pruned(manager_factory, backend):
+    """A process remembers which elements of a thread it stored and names them instead of
+    storing them again. When another process (here: another manager on the same store) deleted
+    or pruned the thread meanwhile, the write notices inside its transaction/script and the
+    adapter stores the elements again: a fresh reader always finds a whole thread."""
+    # distinct overrides: distinct manager instances (processes), one store
+    worker, admin = manager_factory(default_workflow_id="worker"), manager_factory(default_workflow_id="admin")
+    assert worker is not admin
+    cfg = {"configurable": {"thread_id": "shared"}}
+
+    # deleted while the worker was idle, then the same conversation starts again
+    chat = _graph(ConfigCheckpointSaver(worker))
+    chat.invoke({"items": ["hello", "world"], "log": ["a"]}, cfg)
+    ConfigCheckpointSaver(admin).delete_thread("shared")
+    chat.invoke({"items": ["hello", "world"], "log": ["a"]}, cfg)
+    fresh = _graph(ConfigCheckpointSaver(manager_factory(default_workflow_id="reader-1")))
+    assert fresh.get_state(cfg).values == {"items": ["hello", "world"], "log": ["a", "x"]}
+
+    # pruned: a value that left the list comes back after the element was collected
+    window = {"configurable": {"thread_id": "window"}}
+    app = _window_graph(ConfigCheckpointSaver(worker))
+    for status in ("open", "pending", "closed"):
+        app.invoke({"status": status}, window)
+    ConfigCheckpointSaver(admin).prune(["window"])
+    app.invoke({"status": "open"}, window)
+    reader = _window_graph(ConfigCheckpointSaver(manager_factory(default_workflow_id="reader-2")))
+    assert reader.get_state(window).values == {"window": ["closed", "open"], "status": "open"}
 
 
 class EditedState(TypedDict, total=False):

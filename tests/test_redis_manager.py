@@ -805,6 +805,7 @@ def _write_first_layout(m: RedisCheckpointManager) -> None:
         m._client.hset(keys[WI], field, pack(names))
 
     m._write_checkpoint = write_checkpoint
+    m._write_checkpoint_checked = lambda record, blobs, must_exist: write_checkpoint(record, blobs)
     m._write_writes = write_writes
 
 

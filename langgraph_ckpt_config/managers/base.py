@@ -37,6 +37,7 @@ from langgraph_ckpt_config.errors import (
     IntegrityError,
     InvalidInputError,
     ManagerNotInitializedError,
+    StaleElementsError,
 )
 from langgraph_ckpt_config.managers.export_doc import (
     EXPORT_FORMAT,
@@ -840,15 +841,36 @@ class BaseCheckpointManager(ICheckpointManager):
         ``channel_versions`` and ``blobs``: ``(channel, version, payload_type, raw)``.
         """
         self._require_open()
+        must_exist = kwargs.pop("must_exist", ())
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         try:
-            self._write_checkpoint(record, blobs)
-        except BaseException:
+            self._write_checkpoint_checked(record, blobs, must_exist)
+        except BaseException as exc:
             self._forget_sealed(record.thread_id, blobs)
+            if isinstance(exc, StaleElementsError):
+                self._known_elements.discard_thread(record.thread_id)
             raise
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
         self._after_write(record.thread_id, record.checkpoint_ns)
+
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        """``_write_checkpoint``, unless one of the list elements/nodes ``must_exist`` (named by
+        the new checkpoint, not carried by this write: this process believed them stored) is
+        gone: then ``StaleElementsError`` and nothing is written. Another process may have
+        deleted or pruned the thread since this one learnt what it holds; a checkpoint naming a
+        vanished element would be unreadable. This default checks before writing (a delete in
+        between can still slip through); backends with transactions or scripts check inside
+        the write (SQLite, Redis)."""
+        if must_exist:
+            tid, ns = record.thread_id, record.checkpoint_ns
+            found = self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in must_exist])
+            missing = [h for h in must_exist if (ELEMENT_CHANNEL, h) not in found]
+            if missing:
+                raise StaleElementsError(tid, missing)
+        self._write_checkpoint(record, blobs)
 
     def _forget_sealed(self, thread_id: str, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         """Drop what sealing cached for blobs whose write failed: the cache must only ever hold

@@ -13,8 +13,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from langgraph_ckpt_config.config.models import MemoryParameters
+from langgraph_ckpt_config.errors import StaleElementsError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -56,6 +58,19 @@ class MemoryCheckpointManager(BaseCheckpointManager):
             self._records.setdefault(record.thread_id, {}).setdefault(record.checkpoint_ns, {})[
                 record.checkpoint_id
             ] = dataclasses.replace(record)
+
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        """Checked under the store's lock, where every delete also runs."""
+        with self._lock:
+            if must_exist:
+                thread_blobs = self._blobs.get(record.thread_id, {})
+                ns = record.checkpoint_ns
+                missing = [h for h in must_exist if (ns, ELEMENT_CHANNEL, h) not in thread_blobs]
+                if missing:
+                    raise StaleElementsError(record.thread_id, missing)
+            self._write_checkpoint(record, blobs)
 
     def _read_record(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredRecord | None:
         with self._lock:

@@ -89,7 +89,13 @@ from urllib.parse import unquote
 import msgpack
 
 from langgraph_ckpt_config.config.models import RedisParameters
-from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, ConfigError, ManagerError
+from langgraph_ckpt_config.errors import (
+    BackendUnavailableError,
+    CkptError,
+    ConfigError,
+    ManagerError,
+    StaleElementsError,
+)
 from langgraph_ckpt_config.managers.base import (
     _OPENED,
     BaseCheckpointManager,
@@ -263,8 +269,14 @@ return {members, hmget(KEYS[1], members)}
 
 _PUT_CHECKPOINT = _TOUCH + """
 -- ARGV: field, packed checkpoint (record, payload, blob names, checksum), ttl, cr member,
--- created_at, then blob field/value pairs
-for i = 6, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
+-- created_at, n, then n blob fields that must exist (list elements the checkpoint names
+-- without carrying them: if one is gone, nothing is written and the reply is
+-- {'gone', its field}), then blob field/value pairs
+local n = tonumber(ARGV[6])
+for i = 7, 6 + n do
+  if redis.call('HEXISTS', KEYS[5], ARGV[i]) == 0 then return {'gone', ARGV[i]} end
+end
+for i = 7 + n, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
 redis.call('ZADD', KEYS[8], ARGV[5], ARGV[4])
@@ -893,7 +905,9 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return self._ttl if self.params.refresh_ttl_on_read else 0
 
     # ------------------------------------------------------------------ plans (logic written once)
-    def _write_request(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> tuple:
+    def _write_request(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str] = ()
+    ) -> tuple:
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
         blob_args: list[Any] = []
         for ns, b in blobs:
@@ -902,14 +916,23 @@ class RedisCheckpointManager(BaseCheckpointManager):
             names = b""  # the scripts derive them (packed_names): ~130 bytes less per checkpoint
         else:
             names = _pack([self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()])
+        ns = record.checkpoint_ns
+        required = [self._blob_field(ns, ELEMENT_CHANNEL, h) for h in must_exist]
         args = [
             field, _pack_checkpoint(record, names), self._ttl,
-            self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)), *blob_args,
+            self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)),
+            len(required), *required, *blob_args,
         ]
         return ("put_checkpoint", self._keys(record.thread_id), args)
 
-    def _plan_write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> Plan:
-        yield ("script", *self._write_request(record, blobs))
+    def _plan_write_checkpoint(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str] = ()
+    ) -> Plan:
+        """One script call; ``must_exist`` is base.py's check, done by the script before it writes."""
+        res = yield ("script", *self._write_request(record, blobs, must_exist))
+        if isinstance(res, list) and res and res[0] in (b"gone", "gone"):
+            field = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
+            raise StaleElementsError(record.thread_id, [field])
 
     #: A cold read gets the namespace's elements with the checkpoint when the thread's blob
     #: hash has at most this many fields (bounds the reply and the script's time).
@@ -1353,6 +1376,11 @@ class RedisCheckpointManager(BaseCheckpointManager):
     # ------------------------------------------------------------------ primitives
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         self._run(self._plan_write_checkpoint(record, blobs))
+
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        self._run(self._plan_write_checkpoint(record, blobs, must_exist))
         self._mark_warm(record.thread_id, record.checkpoint_ns)
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
@@ -1477,8 +1505,15 @@ class RedisCheckpointManager(BaseCheckpointManager):
         if not self.params.async_operations:
             return await super().aput_langgraph_checkpoint(**kwargs)
         self._require_open()
+        must_exist = kwargs.pop("must_exist", ())
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
-        await self._arun(self._plan_write_checkpoint(record, blobs))
+        try:
+            await self._arun(self._plan_write_checkpoint(record, blobs, must_exist))
+        except BaseException as exc:
+            self._forget_sealed(record.thread_id, blobs)
+            if isinstance(exc, StaleElementsError):
+                self._known_elements.discard_thread(record.thread_id)
+            raise
         self._mark_warm(record.thread_id, record.checkpoint_ns)
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")

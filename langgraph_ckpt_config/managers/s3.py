@@ -505,6 +505,15 @@ class S3CheckpointManager(BaseCheckpointManager):
         return record_key + "0"
 
     # ------------------------------------------------------------------ primitives
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        """Not checked on S3: a check would cost a request per named element on every put, and
+        S3 has no transaction to make it hold until the record lands. A process that resumes
+        writing a thread another process deleted or pruned meanwhile should start from a new
+        manager (docs/s3.md, "Concurrency")."""
+        self._write_checkpoint(record, blobs)
+
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         tid, ns = record.thread_id, record.checkpoint_ns
         jobs = [

@@ -41,9 +41,11 @@ from langgraph_ckpt_config.errors import (
     ConfigError,
     IntegrityError,
     ManagerNotInitializedError,
+    StaleElementsError,
 )
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
 from langgraph_ckpt_config.managers.records import (
+    ELEMENT_CHANNEL,
     BlobKey,
     ChannelVersion,
     RecordQuery,
@@ -218,6 +220,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "put_record": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
+            "elements_present": f'SELECT version FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
             "put_write_replace": f'INSERT OR REPLACE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
@@ -469,14 +472,26 @@ class SqliteCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ writes
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
+        self._write_checkpoint_checked(record, blobs, ())
+
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        """One transaction; base.py's check of ``must_exist`` runs inside it, so no other
+        process can delete an element between the check and the commit."""
         sql = self._sql
-        tid = record.thread_id
+        tid, ns = record.thread_id, record.checkpoint_ns
         blob_rows = [
-            (tid, ns, b.channel, _version_key(b.version), b.payload_type, b.payload, b.checksum) for ns, b in blobs
+            (tid, b_ns, b.channel, _version_key(b.version), b.payload_type, b.payload, b.checksum) for b_ns, b in blobs
         ]
         record_row = self._record_row(record)
+        wanted = json.dumps([_version_key(h) for h in must_exist]) if must_exist else None
 
         def body(conn: sqlite3.Connection) -> None:
+            if wanted is not None:
+                present = {row[0] for row in conn.execute(sql["elements_present"], (tid, ns, ELEMENT_CHANNEL, wanted))}
+                if len(present) < len(set(must_exist)):
+                    raise StaleElementsError(tid, [h for h in must_exist if _version_key(h) not in present])
             if blob_rows:  # immutable per key: an existing blob is kept (INSERT OR IGNORE)
                 conn.executemany(sql["put_blob"], blob_rows)
             conn.execute(sql["put_record"], record_row)
