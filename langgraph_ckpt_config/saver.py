@@ -356,27 +356,30 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             return value
         return self.serde.loads_typed((typ, raw))
 
-    def _writes_kwargs(
+    def _writes_calls(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
-    ) -> dict[str, Any]:
+    ) -> list[dict[str, Any]]:
+        """The manager calls for ``put_writes``: as ``InMemorySaver`` does per write, special
+        channels (errors, interrupts, resume values: negative indexes) replace what is stored,
+        regular writes are insert-if-absent so a retried task cannot overwrite what was already
+        recorded. One call, or two when a batch mixes both kinds."""
         serde = self.serde
         configurable = config["configurable"]
         checkpoint_id = configurable.get("checkpoint_id")
         if not checkpoint_id:
             raise InvalidInputError("put_writes needs configurable.checkpoint_id (the checkpoint the writes belong to)")
-        rows = []
+        special: list[tuple] = []
+        regular: list[tuple] = []
         for idx, (channel, value) in enumerate(writes):
             typ, raw = serde.dumps_typed(value)
-            rows.append((task_id, WRITES_IDX_MAP.get(channel, idx), channel, typ, raw, task_path))
-        return {
+            row = (task_id, WRITES_IDX_MAP.get(channel, idx), channel, typ, raw, task_path)
+            (special if channel in WRITES_IDX_MAP else regular).append(row)
+        base = {
             "thread_id": _thread_id(config),
             "checkpoint_ns": configurable.get("checkpoint_ns", "") or "",
             "checkpoint_id": checkpoint_id,
-            "writes": rows,
-            # Special channels (errors, interrupts, ...) replace; regular writes are insert-if-absent so a
-            # retried task cannot overwrite what was already recorded.
-            "replace": all(channel in WRITES_IDX_MAP for channel, _ in writes),
         }
+        return [{**base, "writes": rows, "replace": replace} for rows, replace in ((regular, False), (special, True)) if rows]
 
     def _to_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None = None, *, resume: bool = False) -> CheckpointTuple:
         """The tuple LangGraph expects. ``resume``: for a ``get_tuple`` a graph run continues
@@ -481,7 +484,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         if writes:
-            self.manager.put_langgraph_writes(**self._writes_kwargs(config, writes, task_id, task_path))
+            for call in self._writes_calls(config, writes, task_id, task_path):
+                self.manager.put_langgraph_writes(**call)
 
     def delete_thread(self, thread_id: str) -> None:
         self.manager.delete_thread(str(thread_id))
@@ -598,7 +602,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
         if writes:
-            await self.manager.aput_langgraph_writes(**self._writes_kwargs(config, writes, task_id, task_path))
+            for call in self._writes_calls(config, writes, task_id, task_path):
+                await self.manager.aput_langgraph_writes(**call)
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.manager.adelete_thread(str(thread_id))

@@ -1003,7 +1003,15 @@ class S3CheckpointManager(BaseCheckpointManager):
             first = min(w.idx for w in writes)
             items = [(f"{prefix}{_enc(writes[0].task_id)}.{first}+{len(writes)}", _pack([_PACK_TAG, rows]))]
         else:  # replaced (special) writes stay one object each: each is overwritten on its own
-            items = [(f"{prefix}{_enc(row[0])}.{row[1]}", _pack(row)) for row in rows]
+            # One object per (task, idx): a call may carry the same key several times (LangGraph
+            # sends each resume value of a task), and the PUTs run in parallel, so only one of
+            # them is sent -- the last for a replace (as the store would end), the first otherwise.
+            by_key: dict[str, bytes] = {}
+            for row in rows:
+                key = f"{prefix}{_enc(row[0])}.{row[1]}"
+                if replace or key not in by_key:
+                    by_key[key] = _pack(row)
+            items = list(by_key.items())
         with self._lock:
             merged = dict(self._wbodies.get((thread_id, checkpoint_ns, checkpoint_id)) or {})
             merged.update((key[len(rkey) :], body) for key, body in items)

@@ -241,6 +241,44 @@ def scenario_interrupt(saver) -> dict[str, Any]:
     }
 
 
+class QuestionsState(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+    note: str
+
+
+def _three_questions(state: QuestionsState) -> dict[str, Any]:
+    a = interrupt("first?")
+    b = interrupt("second?")
+    c = interrupt("third?")
+    return {"log": [f"answers: {a} {b} {c}"]}
+
+
+def scenario_resume_values(saver) -> dict[str, Any]:
+    """Several interrupts in one node, a resume sent with a state update, and a resume sent
+    again to an older checkpoint: the stored resume values are replaced, as LangGraph expects
+    of special writes, while regular writes of the same call are kept."""
+    builder = StateGraph(QuestionsState)
+    builder.add_node("ask", _three_questions)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    graph = builder.compile(checkpointer=saver)
+    graph.invoke({"log": []}, _cfg("q"))
+    graph.invoke(Command(resume="A", update={"note": "n1"}), _cfg("q"))
+    graph.invoke(Command(resume="B"), _cfg("q"))
+    waiting = snapshot(graph.get_state(_cfg("q")))
+    again = graph.invoke(None, _cfg("q"))
+    final = graph.invoke(Command(resume="C"), _cfg("q"))
+    asked = [s for s in graph.get_state_history(_cfg("q")) if s.next == ("ask",)][0]
+    replayed = graph.invoke(Command(resume="X"), asked.config)
+    return {
+        "waiting": waiting,
+        "again": [i.value for i in again.get("__interrupt__", [])],
+        "final": normalize(final),
+        "replayed": normalize(replayed),
+        "history": history(graph, _cfg("q")),
+    }
+
+
 def scenario_time_travel(saver) -> dict[str, Any]:
     graph = chat_graph().compile(checkpointer=saver)
     for turn in range(3):
@@ -338,6 +376,7 @@ def scenario_async(saver) -> dict[str, Any]:
 SCENARIOS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "chat": scenario_chat,
     "interrupt": scenario_interrupt,
+    "resume_values": scenario_resume_values,
     "time_travel": scenario_time_travel,
     "subgraph": scenario_subgraph,
     "send_failure": scenario_send_failure,
