@@ -25,7 +25,9 @@ of the same stored element -- a deep copy of the decoder's output, cheaper than 
 from __future__ import annotations
 
 import dataclasses
+import io
 import pickle
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -79,6 +81,46 @@ def _revive(cls: type, kind: int, fp: bytes) -> Any:
 
 
 _set = object.__setattr__
+
+
+class _PlainStatePickler(pickle.Pickler):
+    """``pickle.dumps``'s bytes, noting whether the state holds anything but builtin values
+    (``reducer_override`` is not called for None, bools, ints, floats, str, bytes, dict, set,
+    frozenset, list and tuple, and is called for every other object)."""
+
+    plain = True
+
+    def reducer_override(self, obj: Any) -> Any:
+        self.plain = False
+        return NotImplemented
+
+
+def _recorded_state(state: Any) -> tuple[bytes | None, bool]:
+    """``(fingerprint, plain)`` of a decoded element's state; ``(None, False)`` when it cannot
+    be pickled. Only a plain state is revived later: one holding other objects (a nested model,
+    an enum, a datetime) would be rebuilt from classes looked up by name, which a re-run notebook
+    cell or a reloaded module may have replaced since -- the serde would build the new class."""
+    buffer = io.BytesIO()
+    pickler = _PlainStatePickler(buffer, _PROTOCOL)
+    try:
+        pickler.dump(state)
+    except Exception:
+        return None, False
+    return buffer.getvalue(), pickler.plain
+
+
+def _still_current(cls: type) -> bool:
+    """Whether ``cls`` is still what its module exposes under its name (a class redefined since
+    -- a re-run notebook cell, a reloaded module -- must be decoded into the new class)."""
+    if cls in (dict, list, tuple):
+        return True
+    module = sys.modules.get(cls.__module__)
+    obj: Any = module
+    for part in cls.__qualname__.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return False
+    return obj is cls
 
 
 def fingerprint(element: Any) -> bytes | None:
@@ -165,16 +207,21 @@ class DecodedElements(_BoundedByBytes):
         fps: list[bytes | None] = []
         fresh: list[tuple[str, tuple[type, bytes, int]]] = []
         kinds = _KINDS
-        dumps = pickle.dumps
+        current: dict[type, bool] = {}  # per call: is the class still the one its module names?
         for digest, item in zip(digests, items):
             hit = get(digest)
             if hit is not None:
-                try:
-                    values.append(_revive(hit[0], hit[2], hit[1]))
-                    fps.append(hit[1])
-                    continue
-                except Exception:  # a class changed since: decode as usual
-                    pass
+                cls = hit[0]
+                ok = current.get(cls)
+                if ok is None:
+                    ok = current[cls] = _still_current(cls)
+                if ok:
+                    try:
+                        values.append(_revive(cls, hit[2], hit[1]))
+                        fps.append(hit[1])
+                        continue
+                    except Exception:  # cannot be rebuilt any more: decode as usual
+                        pass
             value = loads(item)
             values.append(value)
             cls = type(value)
@@ -183,11 +230,9 @@ class DecodedElements(_BoundedByBytes):
                 kind = _kind(cls)
             fp = None
             if kind != _NONE:
-                try:
-                    fp = dumps(_state(value, kind), _PROTOCOL)
+                fp, plain = _recorded_state(_state(value, kind))
+                if plain:
                     fresh.append((digest, (cls, fp, kind)))
-                except Exception:
-                    fp = None
             fps.append(fp)
         if fresh:
             self._store(fresh, replace=False)

@@ -147,7 +147,9 @@ def test_decoded_elements_are_revived_exactly_and_independently():
         return serde.loads_typed(item)
 
     second, _ = decoded.decode(digests, items, counting)
-    assert len(calls) == 2  # only the str and the int
+    # decoded again: the str and the int (no fingerprint), and the dict holding a datetime and
+    # an enum (objects rebuilt from classes looked up by name: not revived, see the next test)
+    assert [items.index(item) for item in calls] == [4, 8, 9]
     fresh = [serde.loads_typed(item) for item in items]
     for a, b, c in zip(first, second, fresh):
         assert type(b) is type(c) and b == c and a == c
@@ -177,3 +179,41 @@ def test_decoded_elements_are_bounded_by_bytes():
     values, _ = decoded.decode([f"d{i}" for i in range(10)], items, lambda item: calls.append(item) or serde.loads_typed(item))
     assert values == [{"i": i, "pad": "x" * 100} for i in range(10)]
     assert len(calls) == 6  # room for 4: the 6 oldest went and are decoded again, the newest 4 revived
+
+
+def test_a_redefined_class_is_decoded_into_the_new_class():
+    """A re-run notebook cell or a reloaded module replaces a class: later reads must build
+    the new class (with its new fields), as the serde does, never revive the old one."""
+    import sys
+    import types
+
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from pydantic import BaseModel
+
+    from langgraph_ckpt_config.element_memo import DecodedElements
+
+    module = types.ModuleType("lgckpt_redefined_models")
+    sys.modules[module.__name__] = module
+    try:
+        def define(extra: bool):
+            namespace = {"__module__": module.__name__, "__annotations__": {"title": str}}
+            if extra:
+                namespace["__annotations__"]["priority"] = int
+                namespace["priority"] = 0
+            cls = type(BaseModel)("Ticket", (BaseModel,), namespace)
+            module.Ticket = cls
+            return cls
+
+        old = define(extra=False)
+        serde = JsonPlusSerializer(allowed_msgpack_modules=[(module.__name__, "Ticket")])
+        item = serde.dumps_typed(old(title="t"))
+        nested = serde.dumps_typed({"ticket": old(title="n")})
+        decoded = DecodedElements(max_bytes=1 << 20)
+        first, _ = decoded.decode(["d1", "d2"], [item, nested], serde.loads_typed)
+        assert type(first[0]) is old and type(first[1]["ticket"]) is old
+        new = define(extra=True)
+        second, _ = decoded.decode(["d1", "d2"], [item, nested], serde.loads_typed)
+        assert type(second[0]) is new and second[0].priority == 0
+        assert type(second[1]["ticket"]) is new and second[1]["ticket"].priority == 0
+    finally:
+        del sys.modules[module.__name__]
