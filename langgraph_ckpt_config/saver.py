@@ -248,7 +248,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             if known is not None and stored.get(known):
                 hashes.append(known)
                 continue
-            typ, raw = serde.dumps_typed(element)
+            # a bytearray inside a list comes back as bytes from every saver that serializes the
+            # list whole (msgpack has one binary type); the serde keeps a top-level one as is
+            typ, raw = serde.dumps_typed(bytes(element) if type(element) is bytearray else element)
             digest = element_digest(typ, raw)
             hashes.append(digest)
             if fp is not None:

@@ -442,6 +442,20 @@ def test_a_writer_stores_again_what_another_process_deleted_or_pruned(manager_fa
     assert reader.get_state(window).values == {"window": ["closed", "open"], "status": "open"}
 
 
+@pytest.mark.parametrize("backend", SMALL)
+def test_list_elements_come_back_as_in_memory_saver_returns_them(manager_factory, backend):
+    """Element by element, but with the types a whole-list serialization gives (a bytearray
+    inside a list is bytes there)."""
+    items = [bytearray(b"ab"), b"cd", None, (1, 2), {"k": bytearray(b"x")}, "s", 3.0]
+
+    def stored(saver):
+        _put_items(saver, "types", None, items, 1)
+        return saver.get_tuple({"configurable": {"thread_id": "types", "checkpoint_ns": ""}}).checkpoint["channel_values"]["items"]
+
+    ours, reference = stored(ConfigCheckpointSaver(manager_factory())), stored(InMemorySaver())
+    assert ours == reference and [type(v) for v in ours] == [type(v) for v in reference]
+
+
 class EditedState(TypedDict, total=False):
     records: Annotated[list[dict], operator.add]
 

@@ -169,3 +169,12 @@ async def test_delta_channel_history_matches_in_memory_saver(manager_factory):
     assert latest == _delta_view(reference.get_delta_channel_history(config=_cfg("dh"), channels=channels))
     assert saver.get_delta_channel_history(config=_cfg("nobody"), channels=["items"]) == {"items": {"writes": []}}
     assert saver.get_delta_channel_history(config=_cfg("dh"), channels=[]) == {}
+
+
+def test_a_none_filter_matches_checkpoints_without_the_key_like_in_memory_saver(manager_factory):
+    def matches(saver) -> list[int]:
+        graph = _chat(saver, "nf", 2)
+        listed = lambda flt: [s.metadata["step"] for s in graph.get_state_history(_cfg("nf"), filter=flt)]  # noqa: E731
+        return [listed({"absent_key": None}), listed({"source": None}), listed({"source": "loop", "absent_key": None})]
+
+    assert matches(ConfigCheckpointSaver(manager_factory())) == matches(InMemorySaver())

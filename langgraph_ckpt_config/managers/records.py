@@ -131,7 +131,9 @@ def record_matches(record: StoredRecord, query: RecordQuery) -> bool:
     if query.metadata:
         md = record.metadata
         for key, value in query.metadata.items():
-            if key not in md or md[key] != value:
+            # as LangGraph's savers compare (metadata.get(key) == value): None also matches a
+            # checkpoint without the key
+            if md.get(key) != value:
                 return False
     return True
 

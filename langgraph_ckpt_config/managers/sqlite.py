@@ -793,9 +793,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             path = _json_path(key)
             if path is None:  # a key SQLite's JSON path cannot name: compare in Python
                 python_filter[key] = value
-            elif value is None:
-                clauses.append("json_type(metadata, ?) = 'null'")
-                args.append(path)
+            elif value is None:  # null or absent, as metadata.get(key) == None
+                clauses.append("(json_type(metadata, ?) IS NULL OR json_type(metadata, ?) = 'null')")
+                args.extend([path, path])
             elif isinstance(value, str):
                 clauses.append("(json_type(metadata, ?) = 'text' AND json_extract(metadata, ?) = ?)")
                 args.extend([path, path, value])
