@@ -220,6 +220,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "put_record": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
+            "put_record_if_elements": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? '
+            f'WHERE (SELECT count(*) FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
+            "AND version IN (SELECT value FROM json_each(?))) = ?",
             "elements_present": f'SELECT version FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
@@ -488,13 +491,17 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         wanted = json.dumps([_version_key(h) for h in must_exist]) if must_exist else None
 
         def body(conn: sqlite3.Connection) -> None:
-            if wanted is not None:
-                present = {row[0] for row in conn.execute(sql["elements_present"], (tid, ns, ELEMENT_CHANNEL, wanted))}
-                if len(present) < len(set(must_exist)):
-                    raise StaleElementsError(tid, [h for h in must_exist if _version_key(h) not in present])
             if blob_rows:  # immutable per key: an existing blob is kept (INSERT OR IGNORE)
                 conn.executemany(sql["put_blob"], blob_rows)
-            conn.execute(sql["put_record"], record_row)
+            if wanted is None:
+                conn.execute(sql["put_record"], record_row)
+                return
+            # the record only if every named element is there: one statement, no extra round
+            count = (tid, ns, ELEMENT_CHANNEL, wanted, len(set(must_exist)))
+            if conn.execute(sql["put_record_if_elements"], (*record_row, *count)).rowcount == 1:
+                return
+            present = {row[0] for row in conn.execute(sql["elements_present"], (tid, ns, ELEMENT_CHANNEL, wanted))}
+            raise StaleElementsError(tid, [h for h in must_exist if _version_key(h) not in present])
 
         self._run(body, mode="IMMEDIATE")
 
