@@ -31,12 +31,16 @@ def _set_items(state: ListState) -> dict[str, Any]:
     return {"log": ["x"]}
 
 
-def _graph(saver):
-    builder = StateGraph(ListState)
-    builder.add_node("step", _set_items)
+def _one_node_graph(state: type, node: Any, saver):
+    builder = StateGraph(state)
+    builder.add_node("step", node)
     builder.add_edge(START, "step")
     builder.add_edge("step", END)
     return builder.compile(checkpointer=saver)
+
+
+def _graph(saver):
+    return _one_node_graph(ListState, _set_items, saver)
 
 
 def _element_keys(manager, thread_id: str) -> set[tuple[str, str]]:
@@ -405,11 +409,7 @@ def _slide(state: WindowState) -> dict[str, Any]:
 
 
 def _window_graph(saver):
-    builder = StateGraph(WindowState)
-    builder.add_node("slide", _slide)
-    builder.add_edge(START, "slide")
-    builder.add_edge("slide", END)
-    return builder.compile(checkpointer=saver)
+    return _one_node_graph(WindowState, _slide, saver)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "redis", "redis-cluster", "plugin-dir"])
@@ -474,11 +474,7 @@ def test_a_node_editing_loaded_state_in_place_is_stored_like_in_memory_saver(man
     node's edit, on every saver alike."""
 
     def run(saver) -> list:
-        builder = StateGraph(EditedState)
-        builder.add_node("edit", _edit_first_record)
-        builder.add_edge(START, "edit")
-        builder.add_edge("edit", END)
-        graph = builder.compile(checkpointer=saver)
+        graph = _one_node_graph(EditedState, _edit_first_record, saver)
         cfg = {"configurable": {"thread_id": "edited"}}
         for _ in range(4):
             graph.invoke({"records": []}, cfg, durability="sync")
