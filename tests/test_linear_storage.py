@@ -456,6 +456,24 @@ def test_list_elements_come_back_as_in_memory_saver_returns_them(manager_factory
     assert ours == reference and [type(v) for v in ours] == [type(v) for v in reference]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_the_async_path_also_stores_again_what_another_process_deleted(manager_factory, backend):
+    import asyncio
+
+    worker, admin = manager_factory(default_workflow_id="worker"), manager_factory(default_workflow_id="admin")
+    cfg = {"configurable": {"thread_id": "async-shared"}}
+    chat = _graph(ConfigCheckpointSaver(worker))
+
+    async def run() -> None:
+        await chat.ainvoke({"items": ["hello", "world"], "log": ["a"]}, cfg)
+        await ConfigCheckpointSaver(admin).adelete_thread("async-shared")
+        await chat.ainvoke({"items": ["hello", "world"], "log": ["a"]}, cfg)
+
+    asyncio.run(run())
+    fresh = _graph(ConfigCheckpointSaver(manager_factory(default_workflow_id="reader")))
+    assert fresh.get_state(cfg).values == {"items": ["hello", "world"], "log": ["a", "x"]}
+
+
 class EditedState(TypedDict, total=False):
     records: Annotated[list[dict], operator.add]
 
