@@ -596,6 +596,19 @@ def _chat_put(saver, messages: list, parent: dict | None, i: int) -> dict:
     return checkpoint
 
 
+def _chat_steps(saver, steps: int, after_step=None) -> None:
+    """``steps`` chat steps of thread ``chat``, one message ``m<i>`` more each;
+    ``after_step(i)`` runs after step ``i``."""
+    from langchain_core.messages import HumanMessage
+
+    messages, parent = [], None
+    for i in range(steps):
+        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
+        parent = _chat_put(saver, messages, parent, i)
+        if after_step is not None:
+            after_step(i)
+
+
 def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
     """A process that read the latest checkpoint through the head holds every element of its
     lists: its next put sends only what is new (element, manifest, record; the head follows)."""
@@ -604,11 +617,7 @@ def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
     from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 
     writer = _manager(s3_server.endpoint_url)
-    saver = ConfigCheckpointSaver(writer)
-    messages, parent = [], None
-    for i in range(30):
-        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
-        parent = _chat_put(saver, messages, parent, i)
+    _chat_steps(ConfigCheckpointSaver(writer), 30)
     writer.close()
     resumed = ConfigCheckpointSaver(_cold(writer))
     latest = resumed.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
@@ -625,20 +634,14 @@ def test_a_resumed_thread_does_not_resend_its_list_elements(s3_server):
 def test_a_cold_reader_takes_the_elements_of_an_older_head(s3_server, monkeypatch):
     """Before the head caught up with the latest checkpoint, a cold reader still takes the list
     elements the older head holds (a digest names one value) and GETs only the newer ones."""
-    from langchain_core.messages import HumanMessage
 
     from langgraph_ckpt_config.managers import s3 as s3_module
     from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 
     monkeypatch.setattr(s3_module, "_HEAD_FLUSH_DELAY", 3600.0)
     writer = _manager(s3_server.endpoint_url)
-    saver = ConfigCheckpointSaver(writer)
-    messages, parent = [], None
-    for i in range(40):
-        messages = [*messages, HumanMessage(f"m{i}", id=f"m{i}")]
-        parent = _chat_put(saver, messages, parent, i)
-        if i == 36:
-            writer.flush_heads()  # the head holds m0..m36; m37..m39 are newer
+    # the head holds m0..m36; m37..m39 are newer
+    _chat_steps(ConfigCheckpointSaver(writer), 40, lambda i: writer.flush_heads() if i == 36 else None)
     reader = ConfigCheckpointSaver(_cold(writer))
     sent = _count_requests(reader.manager)
     got = reader.get_tuple({"configurable": {"thread_id": "chat", "checkpoint_ns": ""}}).checkpoint
