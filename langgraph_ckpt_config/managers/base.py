@@ -838,7 +838,9 @@ class BaseCheckpointManager(ICheckpointManager):
         parent_checkpoint_id, workflow_id, created_at, payload_type, payload``
         (the serde's bytes for the checkpoint without channel values, plus its
         metadata), ``metadata`` (the metadata dict, for the plaintext index),
-        ``channel_versions`` and ``blobs``: ``(channel, version, payload_type, raw)``.
+        ``channel_versions`` and ``blobs``: ``(channel, version, payload_type, raw)``;
+        optionally ``must_exist``: list element digests the checkpoint names without carrying
+        them (``_write_checkpoint_checked``; ``StaleElementsError`` when one is gone).
         """
         self._require_open()
         must_exist = kwargs.pop("must_exist", ())
