@@ -285,36 +285,18 @@ class FingerprintMemo(_BoundedByBytes):
         needless serialization later, never a stale digest)."""
         self._store([(id(element), (type(element), fp, digest))], replace=True)
 
-    def remember_loaded(
-        self, elements: Sequence[Any], digests: Sequence[str], fingerprints: Sequence[bytes | None] | None = None
-    ) -> None:
-        """Record ``elements``, just deserialized from the stored elements ``digests`` (same
-        order) and not yet handed to anyone: their state now is exactly what those bytes
-        decode to, so while their fingerprint stays the same the next ``put`` may name the
-        stored element instead of serializing it again. (LangGraph rebuilds a thread's state
-        from ``get_tuple`` at every ``invoke``: without this, every element of the thread is
-        a new object, and the first ``put`` of each invoke would serialize them all.)"""
-        entries = []
-        kinds = _KINDS
-        dumps = pickle.dumps
-        if fingerprints is not None:  # taken by DecodedElements.decode, right after decoding
-            for element, digest, fp in zip(elements, digests, fingerprints):
-                if fp is not None:
-                    entries.append((id(element), (type(element), fp, digest)))
-            elements = ()
-        for element, digest in zip(elements, digests):
-            cls = type(element)
-            kind = kinds.get(cls)
-            if kind is None:
-                kind = _kind(cls)
-            if kind == _NONE:
-                continue
-            try:
-                fp = dumps(_state(element, kind), _PROTOCOL)
-            except Exception:
-                continue
-            entries.append((id(element), (cls, fp, digest)))
-        self._store(entries, replace=True)
+    def remember_loaded(self, elements: Sequence[Any], digests: Sequence[str], fingerprints: Sequence[bytes | None]) -> None:
+        """Record ``elements``, just decoded from the stored elements ``digests`` (same order)
+        and not yet handed to anyone, with the ``fingerprints`` ``DecodedElements.decode`` took
+        of them: their state is exactly what those bytes decode to, so while it stays the same
+        the next ``put`` may name the stored element instead of serializing it again.
+        (LangGraph rebuilds a thread's state from ``get_tuple`` at every ``invoke``: without
+        this, every element is a new object and each invoke's first ``put`` would serialize
+        them all.)"""
+        self._store(
+            [(id(e), (type(e), fp, d)) for e, d, fp in zip(elements, digests, fingerprints) if fp is not None],
+            replace=True,
+        )
 
     def clear(self) -> None:
         super().clear()

@@ -186,9 +186,10 @@ class LRUCache:
 
 class DigestCache:
     """Opened payloads ``(label, raw)``, bounded by bytes: list elements and nodes by content
-    digest, and (``_opened_cache``) record and write payloads by ids with their checksum.
+    digest, and (``_opened_cache``) record and write payloads by ids with their checksum;
+    also the element cache's reached trees (``ElementCache.reachable``).
 
-    Neither goes stale (content-addressed; validated by checksum at each hit), so there is
+    None goes stale (content-addressed; validated by checksum at each hit), so there is
     no time to live, and eviction is first-in first-out: a hit costs one dict lookup and no
     lock (a list is read element by element, hundreds of hits per read). An evicted value is
     simply read again.
@@ -196,11 +197,12 @@ class DigestCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max(0, int(max_bytes))
-        self._data: dict[str, tuple[str, bytes]] = {}
+        self._data: dict[Any, Any] = {}
+        self._sizes: dict[Any, int] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, digest: str) -> tuple[str, bytes] | None:
+    def get(self, digest: Any) -> Any:
         return self._data.get(digest)
 
     @property
@@ -212,74 +214,46 @@ class DigestCache:
         get = self._data.get
         return [get(h) for h in digests]
 
-    def put(self, digest: Any, value: tuple[str, bytes], size: int, *, replace: bool = False) -> None:
-        """Cache ``value`` (``(label, raw)``; ``size`` must be ``len(raw) + 100``). A key already
-        cached keeps its value unless ``replace`` (content-addressed keys never change)."""
+    def put(self, digest: Any, value: Any, size: int, *, replace: bool = False) -> None:
+        """Cache ``value`` counted as ``size`` bytes (for ``(label, raw)``: ``len(raw) + 100``).
+        A key already cached keeps its value unless ``replace`` (content-addressed keys never
+        change)."""
         if size > self.max_bytes // 4:
             return
         with self._lock:
-            old = self._data.get(digest)
-            if old is not None:
+            data, sizes = self._data, self._sizes
+            if digest in data:
                 if not replace:
                     return
-                del self._data[digest]
-                self._bytes -= len(old[1]) + 100
-            self._data[digest] = value
+                del data[digest]
+                self._bytes -= sizes.pop(digest)
+            data[digest] = value
+            sizes[digest] = size
             self._bytes += size
-            while self._bytes > self.max_bytes and self._data:
-                oldest = next(iter(self._data))
-                typ, raw = self._data.pop(oldest)
-                self._bytes -= len(raw) + 100
+            while self._bytes > self.max_bytes and data:
+                oldest = next(iter(data))
+                del data[oldest]
+                self._bytes -= sizes.pop(oldest)
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
-            self._bytes = 0
-
-
-class _ReachableMemo:
-    """The root digests of a bundle's list manifests -> every element and node they reach,
-    opened (what ``_load_elements`` built from the element cache alone). A tree of digests is
-    content-addressed, so the same roots always reach the same entries: a warm read of an
-    unchanged list skips walking its tree. Bounded by the bytes the entries hold (kept alive
-    here even when the element cache evicts them), the oldest going first; never mutated after
-    it is stored, so readers share the mapping read-only."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max(0, int(max_bytes))
-        self._data: OrderedDict[frozenset[str], tuple[dict[str, tuple[str, bytes]], int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, roots: frozenset[str]) -> dict[str, tuple[str, bytes]] | None:
-        hit = self._data.get(roots)
-        return hit[0] if hit is not None else None
-
-    def put(self, roots: frozenset[str], reached: dict[str, tuple[str, bytes]]) -> None:
-        size = sum(len(raw) for _, raw in reached.values()) + 100 * (len(reached) + 1)
-        if size > self.max_bytes // 4:
-            return
-        with self._lock:
-            if roots in self._data:
-                return
-            self._data[roots] = (reached, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes:
-                self._bytes -= self._data.popitem(last=False)[1][1]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+            self._sizes.clear()
             self._bytes = 0
 
 
 class ElementCache(DigestCache):
-    """The element cache, with the trees walked through it (``_ReachableMemo``, a quarter of
-    its budget): clearing it forgets both, so a cleared cache is cold for trees too."""
+    """The element cache, with the trees walked through it: ``reachable`` maps the root digests
+    of a bundle's list manifests to every element and node they reach, opened (what
+    ``_load_elements`` built from this cache alone). A tree of digests is content-addressed, so
+    the same roots always reach the same entries: a warm read of an unchanged list skips the
+    walk. A quarter of the budget, counted by the bytes the entries hold (kept alive there even
+    when this cache evicts them); never mutated once stored, so readers share a mapping
+    read-only. Clearing the cache forgets both: a cleared cache is cold for trees too."""
 
     def __init__(self, max_bytes: int) -> None:
         super().__init__(max_bytes)
-        self.reachable = _ReachableMemo(self.max_bytes // 4)
+        self.reachable = DigestCache(self.max_bytes // 4)
 
     def clear(self) -> None:
         super().clear()
@@ -1019,7 +993,7 @@ class BaseCheckpointManager(ICheckpointManager):
             reached = self._load_elements(thread_id, ns, roots, refuse)
         except _NotCached:
             return None
-        memo.put(key, reached)
+        memo.put(key, reached, sum(len(raw) + 100 for _, raw in reached.values()) + 100)
         return reached
 
     def _load_elements(
