@@ -247,3 +247,33 @@ def test_unknown_key_is_reported_once_and_a_size_error_quotes_the_value_once(tmp
     failed = validate()
     assert failed.returncode == 1 and failed.stderr.count("64 MiBs") == 1
     assert "error: checkpoint_managers.m.parameters.cache_max_bytes: got '64 MiBs', expected a size in bytes" in failed.stderr
+
+
+def test_validate_imports_custom_backends_and_checks_their_own_parameters(tmp_path):
+    """A custom entry is checked all the way down, as the manager would start: its backend
+    imported (plugin files loaded), its backend_config validated by that backend's model."""
+    plugins = str(REPO / "examples" / "plugins")
+    good = {"backend": "localdir", "plugin_enabled": True, "plugin_path": plugins, "backend_config": {"root": str(tmp_path / "r")}}
+    managers = {
+        "ok": {"class_path": "custom", "parameters": good},
+        "nomodule": {"class_path": "custom", "parameters": {"backend": "nosuch_pkg.module:Thing"}},
+        "noplugin": {"class_path": "custom", "parameters": {**good, "backend": "not-in-the-dir"}},
+        "badparams": {
+            "class_path": "custom",
+            "parameters": {"backend": "sqlite", "backend_config": {"database_path": "x.db", "journal_mode": "BOGUS"}},
+        },
+    }
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump({"checkpoint_managers": managers, "default_manager": "ok"}))
+    result = run("config", "validate", str(path))
+    assert result.exit_code == 1
+    errors = sorted(result.stderr.splitlines())
+    assert len(errors) == 3, result.stderr
+    assert errors[0].startswith("error: checkpoint_managers.badparams.parameters.backend_config: ")
+    assert "journal_mode" in errors[0]
+    assert errors[1].startswith("error: checkpoint_managers.nomodule.parameters.backend: nosuch_pkg.module:Thing: ")
+    assert errors[2].startswith("error: checkpoint_managers.noplugin.parameters.backend: unknown manager 'not-in-the-dir'")
+    for broken in ("nomodule", "noplugin", "badparams"):
+        del managers[broken]
+    path.write_text(yaml.safe_dump({"checkpoint_managers": managers, "default_manager": "ok"}))
+    assert run("config", "validate", str(path)).exit_code == 0

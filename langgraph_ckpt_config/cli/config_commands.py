@@ -70,19 +70,40 @@ def managers(ctx: typer.Context) -> None:
     )
 
 
-def _check_codecs(cfg: Any) -> None:
-    """Build each enabled manager's codec pipeline, as the manager would at start: catches what
-    only a combination of settings makes wrong (encryption enabled with no keys), never quoting
-    a key. Nothing is opened or connected."""
+def _check_managers(cfg: Any) -> None:
+    """Each enabled manager as it would start, short of opening it: a custom entry's backend is
+    imported (its plugin files loaded when enabled) and its parameters validated by that
+    backend's own model, then the manager's codec pipeline is built (which catches what only a
+    combination of settings makes wrong: encryption enabled with no keys). Every problem is
+    reported, each under its YAML path; no value is quoted, so no secret either."""
     from langgraph_ckpt_config.codecs import CodecPipeline
     from langgraph_ckpt_config.errors import ConfigError
+    from langgraph_ckpt_config.managers.custom import CustomCheckpointManager
+    from langgraph_ckpt_config.registry import builtin_name_for
 
+    problems: list[str] = []
     for name in cfg.enabled_managers():
-        _, params = cfg.manager_parameters(name)
+        entry, params = cfg.manager_parameters(name)
+        where = f"checkpoint_managers.{name}.parameters"
+        if builtin_name_for(entry.class_path) == "custom":
+            try:
+                backend_cls, raw = CustomCheckpointManager.resolve(params)
+            except CkptError as exc:
+                problems.append(f"{where}.backend: {exc}")
+                continue
+            validate_params = getattr(backend_cls, "_validate_params", None)
+            if validate_params is not None:
+                try:
+                    params = validate_params(raw)
+                except CkptError as exc:
+                    problems.append(f"{where}.backend_config: {exc}")
+                    continue
         try:
             CodecPipeline.from_parameters(params)
         except CkptError as exc:
-            raise ConfigError(f"checkpoint_managers.{name}.parameters.{exc}") from None
+            problems.append(f"{where}.{exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 @config_app.command("validate")
@@ -91,7 +112,7 @@ def validate(ctx: typer.Context, path: str = typer.Argument(None, help="YAML fil
     st = state(ctx)
     try:
         cfg = load_config(path or st.config_path)
-        _check_codecs(cfg)
+        _check_managers(cfg)
     except CkptError as exc:
         lines = [redact_url(line) for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         if st.json_output:
