@@ -467,14 +467,14 @@ class BaseCheckpointManager(ICheckpointManager):
         self.close()
 
     async def __aenter__(self) -> BaseCheckpointManager:
-        await asyncio.to_thread(self.initialize)  # always off the loop: it may connect, migrate, start a worker
+        await self._to_thread(self.initialize)
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)  # always off the loop: it joins the cleanup worker
+        await self._to_thread(self.close)
 
     @property
     def is_initialized(self) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from langgraph_ckpt_config.config.models import MemoryParameters
 from langgraph_ckpt_config.errors import StaleElementsError
@@ -29,9 +29,6 @@ from langgraph_ckpt_config.managers.records import (
 )
 
 
-T = TypeVar("T")
-
-
 class MemoryCheckpointManager(BaseCheckpointManager):
     """Thread-safe in-memory storage. Records are copied in and out so callers cannot mutate the store."""
 
@@ -46,12 +43,6 @@ class MemoryCheckpointManager(BaseCheckpointManager):
         self._blobs: dict[str, dict[tuple[str, str, ChannelVersion], StoredBlob]] = {}
         # (thread, ns, checkpoint_id) -> (task_id, idx) -> write
         self._writes: dict[tuple[str, str, str], dict[tuple[str, int], StoredWrite]] = {}
-
-    async def _to_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """The async twins run on the loop's thread, as InMemorySaver's do: there is no I/O to
-        wait for, each lock is held for one dictionary update, and a worker thread would only add
-        a hand-off (the GIL keeps the loop waiting for pure-Python work either way)."""
-        return fn(*args, **kwargs)
 
     def _close(self) -> None:
         with self._lock:
