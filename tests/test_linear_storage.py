@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import threading
 import uuid
 from typing import Annotated, Any
 
@@ -440,6 +441,41 @@ def test_a_writer_stores_again_what_another_process_deleted_or_pruned(manager_fa
     app.invoke({"status": "open"}, window)
     reader = _window_graph(ConfigCheckpointSaver(manager_factory(default_workflow_id="reader-2")))
     assert reader.get_state(window).values == {"window": ["closed", "open"], "status": "open"}
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "redis", "redis-cluster", "s3", "plugin-dir"])
+def test_a_checkpoint_written_during_a_collection_keeps_the_elements_it_names(manager_factory, backend):
+    """Pruning collects the list elements no remaining checkpoint names. A checkpoint written
+    while the collection runs may name some of them again (here the window slides back to a
+    value only pruned checkpoints held, which the writer names without storing it again), and
+    the collection must not delete them. The write is started at the collection's worst moment:
+    after it read the records, before it deletes the orphans."""
+    manager = manager_factory()
+    app = _window_graph(ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "race"}}
+    for status in ("open", "pending", "closed"):
+        app.invoke({"status": status}, cfg)
+    writer = threading.Thread(target=app.invoke, args=({"status": "open"}, cfg))
+    hook = "_plan_referenced_elements" if backend.startswith("redis") else "_referenced_elements"
+    original = getattr(manager, hook)
+
+    def records_read_then_a_write(*args: Any) -> Any:
+        if writer.ident is None:
+            writer.start()
+            writer.join(timeout=1)  # where the collection is guarded, the write waits for it
+        return original(*args)
+
+    setattr(manager, hook, records_read_then_a_write)
+    try:
+        ConfigCheckpointSaver(manager).prune(["race"])
+    finally:
+        delattr(manager, hook)
+    writer.join()
+    assert writer.ident is not None  # the collection did run with elements to consider
+    for rec in manager.query_records(RecordQuery(thread_id="race", include_payload=False)):
+        assert manager.verify_report(rec.checkpoint_id, thread_id="race")["problems"] == []
+    reader = manager if backend == "memory" else manager_factory(default_workflow_id="reader")
+    assert _window_graph(ConfigCheckpointSaver(reader)).get_state(cfg).values == {"window": ["closed", "open"], "status": "open"}
 
 
 @pytest.mark.parametrize("backend", SMALL)

@@ -149,6 +149,17 @@ class LocalDirCheckpointManager(BaseCheckpointManager):
         return [r for d in dirs for p in _files(d) if (r := self._load_record(p)) is not None]
 
     # ------------------------------------------------------------------ the primitives
+    def _write_checkpoint_checked(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
+    ) -> None:
+        with self._lock:  # the base's check and the write as one step, against a collection
+            super()._write_checkpoint_checked(record, blobs, must_exist)
+
+    def _collection_guard(self, thread_id: str) -> threading.RLock:
+        """Blob collection holds the lock throughout: no checkpoint lands between its read of
+        the records and its delete of the orphans (within this instance; see the README)."""
+        return self._lock
+
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         with self._lock:
             for ns, b in blobs:  # blobs first: a record never names a missing blob

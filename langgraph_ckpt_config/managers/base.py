@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -1166,10 +1167,23 @@ class BaseCheckpointManager(ICheckpointManager):
     def _collect_blobs(self, thread_id: str) -> int:
         """Delete blobs (and list elements) of ``thread_id`` that no remaining checkpoint references.
 
-        Blob keys are listed *before* the records are read: a checkpoint committed in
-        between (with its blobs, atomically) is then either unseen on both sides or has
-        its blobs outside the candidate list -- never a referenced blob deleted.
+        The collection runs inside ``_collection_guard``: no checkpoint of the thread commits
+        between the records read and the orphans deleted. One that did could name an orphan
+        again -- a fork from a pruned checkpoint, a list back to earlier content, a writer
+        naming an element it stored before -- and would lose it. Blob keys are also listed
+        *before* the records are read, so a backend without a guard (S3, plugins that keep
+        the default) still never deletes what such a checkpoint carries itself.
         """
+        with self._collection_guard(thread_id):
+            return self._collect_blobs_unguarded(thread_id)
+
+    def _collection_guard(self, thread_id: str) -> contextlib.AbstractContextManager[Any]:
+        """A critical section against checkpoint writes to ``thread_id`` for the whole of
+        ``_collect_blobs`` (the memory manager: its lock; SQLite: one write transaction).
+        The default guards nothing: see docs/plugins.md."""
+        return contextlib.nullcontext()
+
+    def _collect_blobs_unguarded(self, thread_id: str) -> int:
         candidates = list(self._list_blob_keys(thread_id))
         referenced: set[tuple[str, str, ChannelVersion]] = set()
         records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))

@@ -44,6 +44,10 @@ class MemoryCheckpointManager(BaseCheckpointManager):
         # (thread, ns, checkpoint_id) -> (task_id, idx) -> write
         self._writes: dict[tuple[str, str, str], dict[tuple[str, int], StoredWrite]] = {}
 
+    def _collection_guard(self, thread_id: str) -> threading.RLock:
+        """The store's lock for the whole blob collection: writes wait for it to finish."""
+        return self._lock
+
     def _close(self) -> None:
         with self._lock:
             self._records.clear()

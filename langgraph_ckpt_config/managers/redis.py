@@ -140,6 +140,11 @@ logger = logging.getLogger(__name__)
 _KEY_SUFFIXES = ("rec", "pl", "bk", "idx", "blob", "w", "wi", "cr")
 REC, PL, BK, IDX, BLOB, W, WI, CR = range(len(_KEY_SUFFIXES))
 _GLOB = re.compile(r"([*?\[\]\\])")
+#: Field of the ``pl`` hash counting the thread's checkpoint writes (no checkpoint field
+#: starts with NUL: namespaces are encoded).
+_GENERATION_FIELD = "\x00gen"
+#: Blob collections restarted because a checkpoint was written meanwhile, at most.
+_COLLECT_ATTEMPTS = 3
 
 #: Errors meaning "the server cannot answer now" (as opposed to a bad command).
 _UNAVAILABLE = (
@@ -280,6 +285,7 @@ for i = 7 + n, #ARGV, 2 do redis.call('HSETNX', KEYS[5], ARGV[i], ARGV[i + 1]) e
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[4], 0, ARGV[1])
 redis.call('ZADD', KEYS[8], ARGV[5], ARGV[4])
+redis.call('HINCRBY', KEYS[2], '\\0gen', 1)  -- the thread's write generation (_DELETE_ORPHANS)
 touch(tonumber(ARGV[3]))
 return 1
 """
@@ -357,6 +363,17 @@ for i = 1, #ARGV, 2 do
   end
 end
 return removed
+"""
+
+_DELETE_ORPHANS = """
+-- The end of a blob collection (_plan_collect_blobs). ARGV: the thread's write generation
+-- read before its blob fields were listed ('' if none), then the orphan fields. Deletes
+-- them only if no checkpoint was written since (every put script increments the
+-- generation): one that was may name an orphan again. Returns the count, or -1.
+if (redis.call('HGET', KEYS[2], '\\0gen') or '') ~= ARGV[1] then return -1 end
+local n = 0
+for i = 2, #ARGV, 1000 do n = n + redis.call('HDEL', KEYS[5], unpack(ARGV, i, math.min(i + 999, #ARGV))) end
+return n
 """
 
 _DELTA_LINEAGE = _TOUCH + """
@@ -475,6 +492,7 @@ _SCRIPTS = {
     "put_writes": _PUT_WRITES,
     "set_record": _SET_RECORD,
     "delete_checkpoints": _DELETE_CHECKPOINTS,
+    "delete_orphans": _DELETE_ORPHANS,
     "delta_lineage": _DELTA_LINEAGE,
 }
 
@@ -1259,27 +1277,33 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return out
 
     def _plan_collect_blobs(self, thread_id: str) -> Plan:
-        """base ``_collect_blobs``: blob keys listed *before* the records are read."""
+        """base ``_collect_blobs``: blob keys listed *before* the records are read, and the
+        orphans deleted only if no checkpoint was written to the thread meanwhile (the put
+        script's write generation, checked by ``_DELETE_ORPHANS``); otherwise the collection
+        starts again, at most ``_COLLECT_ATTEMPTS`` times (then the orphans wait for the next)."""
         keys = self._keys(thread_id)
-        candidates = []
-        for f in (yield ("cmd", "HKEYS", keys[BLOB])):
-            ns, ch, ver = _text(f).split("|", 2)
-            candidates.append((unquote(ns), unquote(ch), json.loads(ver)))
-        records = yield from self._plan_thread_records(thread_id, RecordQuery(thread_id=thread_id, include_payload=False))
-        referenced = {(rec.checkpoint_ns, ch, ver) for rec in records for ch, ver in rec.channel_versions.items()}
-        if any(key[1] == ELEMENT_CHANNEL for key in candidates):
-            elements = yield from self._plan_referenced_elements(thread_id, records)
-            referenced.update((ns, ELEMENT_CHANNEL, h) for ns, h in elements)
-        orphans = [key for key in candidates if key not in referenced]
-        if orphans:
-            cmds = [
-                ("HDEL", keys[BLOB], *[self._blob_field(ns, ch, v) for ns, ch, v in chunk])
-                for chunk in _chunks(orphans, 1000)
-            ]
-            yield ("pipeline", cmds) if len(cmds) > 1 else ("cmd", *cmds[0])
+        for _ in range(_COLLECT_ATTEMPTS):
+            generation, fields = yield ("pipeline", [("HGET", keys[PL], _GENERATION_FIELD), ("HKEYS", keys[BLOB])])
+            candidates = []
+            for f in fields:
+                ns, ch, ver = _text(f).split("|", 2)
+                candidates.append((unquote(ns), unquote(ch), json.loads(ver)))
+            records = yield from self._plan_thread_records(thread_id, RecordQuery(thread_id=thread_id, include_payload=False))
+            referenced = {(rec.checkpoint_ns, ch, ver) for rec in records for ch, ver in rec.channel_versions.items()}
+            if any(key[1] == ELEMENT_CHANNEL for key in candidates):
+                elements = yield from self._plan_referenced_elements(thread_id, records)
+                referenced.update((ns, ELEMENT_CHANNEL, h) for ns, h in elements)
+            orphans = [key for key in candidates if key not in referenced]
+            if not orphans:
+                return 0
+            args = [_text(generation) if generation is not None else "", *[self._blob_field(ns, ch, v) for ns, ch, v in orphans]]
+            removed = int((yield ("script", "delete_orphans", keys, args)))
+            if removed < 0:  # a checkpoint was written meanwhile
+                continue
             self._blob_cache.discard_where(lambda k: k[0] == thread_id)
             self._known_elements.discard_thread(thread_id)
-        return len(orphans)
+            return removed
+        return 0
 
     def _plan_delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> Plan:
         """base ``delete_checkpoints``: one script, then the blobs no longer referenced."""

@@ -59,7 +59,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from langgraph_ckpt_config.config.models import S3Parameters
-from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError
+from langgraph_ckpt_config.errors import BackendUnavailableError, CkptError, StaleElementsError
 from langgraph_ckpt_config.managers.base import _OPENED, BaseCheckpointManager, LRUCache, OpenedBundle, _aad
 from langgraph_ckpt_config.managers.deferred import DeferredJobs
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
@@ -198,6 +198,8 @@ class S3CheckpointManager(BaseCheckpointManager):
         # last wrote or read, so that put_writes can re-send it with the writes.
         self._heads = LRUCache(_STATES, None)
         self._head_locks = [threading.Lock() for _ in range(_HEAD_LOCKS)]
+        # per thread (striped): a blob collection against this process's checkpoint writes
+        self._thread_locks = [threading.RLock() for _ in range(_HEAD_LOCKS)]
         # (thread, ns) -> the deferred re-send of its head with the pending writes that followed it.
         delay = _HEAD_FLUSH_DELAY if p.head_flush_delay is None else p.head_flush_delay
         self._deferred = DeferredJobs(delay, f"lgckpt-s3-heads-{self.name}")
@@ -508,11 +510,29 @@ class S3CheckpointManager(BaseCheckpointManager):
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
     ) -> None:
-        """Not checked on S3: a check would cost a request per named element on every put, and
-        S3 has no transaction to make it hold until the record lands. A process that resumes
-        writing a thread another process deleted or pruned meanwhile should start from a new
-        manager (docs/s3.md, "Concurrency")."""
-        self._write_checkpoint(record, blobs)
+        """Checked against this process's own view, under the thread's lock that a blob
+        collection of this process holds throughout (``_collection_guard``): an element named
+        without being carried must still be one this process knows stored, and a collection
+        forgets every element of the thread it collected. So a prune, a retention pass or the
+        cleanup worker of this process never deletes what a concurrent put names. Another
+        process's deletes are not seen: checking the store would cost a request per named
+        element on every put, and S3 has no transaction to make the check hold until the
+        record lands (docs/s3.md, "Concurrency")."""
+        tid, ns = record.thread_id, record.checkpoint_ns
+        with self._thread_lock(tid):
+            known = self._known_elements.members
+            gone = [d for d in must_exist if (tid, ns, d) not in known]
+            if gone:
+                raise StaleElementsError(tid, gone)
+            self._write_checkpoint(record, blobs)
+
+    def _thread_lock(self, thread_id: str) -> threading.RLock:
+        return self._thread_locks[hash(thread_id) % len(self._thread_locks)]
+
+    def _collection_guard(self, thread_id: str) -> threading.RLock:
+        """The thread's lock, which this process's checkpoint writes take too (see
+        ``_write_checkpoint_checked``)."""
+        return self._thread_lock(thread_id)
 
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
         tid, ns = record.thread_id, record.checkpoint_ns

@@ -129,6 +129,12 @@ _INDEXES = {
     "checkpoint_ns": "(checkpoint_ns)",
 }
 
+class _PinnedConnection(threading.local):
+    """Per thread: the connection of a ``_collection_guard`` transaction, if one is open."""
+
+    conn: sqlite3.Connection | None = None
+
+
 #: How often a ``database is locked`` that escaped ``busy_timeout`` is retried (within
 #: ``connection_timeout`` in total).
 _BUSY_RETRIES = 8
@@ -204,6 +210,8 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         #: otherwise meet in SQLite's busy handler, which sleeps milliseconds at a time.
         #: Other processes still share the file through WAL + busy_timeout.
         self._write_lock = threading.Lock()
+        #: the connection of a ``_collection_guard`` transaction, for its own thread's ``_run``
+        self._pinned = _PinnedConnection()
         self._shutdown = False
         self._backup_stop = threading.Event()
         self._backup_thread: threading.Thread | None = None
@@ -388,6 +396,10 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         DEFERRED`` (multi-statement reads) transaction, or in autocommit when ``mode`` is None
         (one read statement) or ``"WRITE"`` (one write statement, its own transaction).
         Writes hold ``_write_lock``. Errors are translated; busy is retried."""
+        pinned = self._pinned.conn
+        if pinned is not None:  # inside _collection_guard's transaction, on this thread
+            with self._translate():
+                return body(pinned)
         begin = {"IMMEDIATE": "BEGIN IMMEDIATE", "DEFERRED": "BEGIN DEFERRED", "WRITE": None, None: None}[mode]
 
         def attempt(conn: sqlite3.Connection) -> T:
@@ -409,6 +421,27 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 return self._retry(lambda: attempt(conn))
         with self._translate(), self._connection() as conn:
             return self._retry(lambda: attempt(conn))
+
+    @contextlib.contextmanager
+    def _collection_guard(self, thread_id: str) -> Iterator[None]:
+        """The whole blob collection in one ``BEGIN IMMEDIATE`` transaction, on one connection
+        that this thread's ``_run`` calls use meanwhile: no checkpoint commits between the
+        records read and the orphans deleted (SQLite admits one writer at a time)."""
+        if self._pinned.conn is not None:
+            yield
+            return
+        with self._write_lock, self._translate(), self._connection() as conn:
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+            self._pinned.conn = conn
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._pinned.conn = None
+            conn.execute("COMMIT")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         t = self._t
