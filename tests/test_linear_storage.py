@@ -143,6 +143,27 @@ def test_missing_element_is_reported(manager_factory):
     assert manager.verify_checkpoint(checkpoint_id, thread_id="gap") is False
 
 
+def test_a_missing_channel_value_is_reported_not_read_as_absent(manager_factory):
+    """A channel value the store lost (a Redis key evicted, a damaged file) is an error naming
+    the checkpoint, never a state silently read without that channel."""
+    manager = manager_factory()
+    app = _window_graph(ConfigCheckpointSaver(manager))
+    cfg = {"configurable": {"thread_id": "lost"}}
+    app.invoke({"status": "open"}, cfg)
+    head = manager.query_records(RecordQuery(thread_id="lost", checkpoint_ns="", limit=1))[0]
+    manager._delete_blobs("lost", [("", "status", head.channel_versions["status"])])
+    manager._blob_cache.clear()
+    from langgraph_ckpt_config.errors import IntegrityError
+
+    try:
+        values = ConfigCheckpointSaver(manager).get_tuple(cfg).checkpoint["channel_values"]
+    except IntegrityError as exc:
+        assert "'status'@" in str(exc) and head.checkpoint_id in str(exc)
+    else:  # a backend keeping a self-contained copy of the newest checkpoint (S3's head object)
+        assert values["status"] == "open"
+    assert manager.verify_checkpoint(head.checkpoint_id, thread_id="lost") is False
+
+
 def test_switch_off_and_data_written_either_way_stays_readable(manager_factory):
     on = manager_factory(list_storage=True)
     off = manager_factory(list_storage=False)

@@ -778,6 +778,8 @@ class BaseCheckpointManager(ICheckpointManager):
     def _open_bundle(self, bundle: StoredBundle) -> OpenedBundle:
         rec = bundle.record
         tid, ns = rec.thread_id, rec.checkpoint_ns
+        if len(bundle.blobs) < len(rec.channel_versions):
+            self._missing_values(bundle)
         payload = self._open_record(rec)
         blobs = {
             key: (blob.payload_type, self._open_blob(tid, ns, blob) if blob.payload_type != EMPTY_BLOB_TYPE else b"")
@@ -789,6 +791,19 @@ class BaseCheckpointManager(ICheckpointManager):
         writes = [self._open_write(tid, ns, rec.checkpoint_id, w) for w in bundle.writes]
         writes.sort(key=lambda w: (w.task_path, w.task_id, w.idx))
         return OpenedBundle(rec, payload, blobs, writes)
+
+    @staticmethod
+    def _missing_values(bundle: StoredBundle) -> None:
+        """Every channel version a checkpoint names has a stored value (an empty channel an
+        empty blob): one the store lost (a Redis key evicted, a damaged file) must be an error,
+        never a state silently read without that channel."""
+        rec = bundle.record
+        missing = [f"{ch!r}@{ver}" for ch, ver in rec.channel_versions.items() if (ch, ver) not in bundle.blobs]
+        if missing:
+            raise IntegrityError(
+                f"thread {rec.thread_id!r} checkpoint {rec.checkpoint_id!r}: the stored value of "
+                f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} is missing"
+            )
 
     # ------------------------------------------------------------------ record API (LangGraph adapter)
     def plaintext_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
