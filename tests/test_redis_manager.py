@@ -14,7 +14,7 @@ from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError
+from langgraph_ckpt_config.errors import BackendUnavailableError, ConfigError, ManagerError
 from langgraph_ckpt_config.managers.records import RecordQuery
 from langgraph_ckpt_config.managers.redis import BLOB, RedisCheckpointManager
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
@@ -94,13 +94,15 @@ def test_server_killed_then_restarted(tmp_path):
     server.stop()
 
 
-def test_password_never_in_errors(tmp_path):
+def test_a_wrong_password_is_a_clear_error_without_the_password(tmp_path):
+    """Not "unavailable" (callers retry those): the configuration is wrong."""
     server = RedisServer(free_port(), tmp_path).start()
     try:
         server.cli("config", "set", "requirepass", "right-password")
         m = RedisCheckpointManager({"host": server.host, "port": server.port, "password": "wrong-password-123", "cleanup_interval": 0})
-        with pytest.raises(BackendUnavailableError) as info:
+        with pytest.raises(ManagerError, match="authentication failed") as info:
             m.initialize()
+        assert not isinstance(info.value, BackendUnavailableError)
         assert "wrong-password-123" not in str(info.value) and "wrong-password-123" not in repr(m)
         ok = RedisCheckpointManager({"host": server.host, "port": server.port, "password": "right-password", "cleanup_interval": 0})
         with ok:
@@ -303,7 +305,7 @@ def test_url_configuration_and_redaction(tmp_path):
             assert ok.load_checkpoint("c", thread_id="t") == b"x"
             assert "s3cret-pw" not in repr(ok)
         bad = RedisCheckpointManager({"url": f"redis://:wrong-pw-42@127.0.0.1:{server.port}/0", "cleanup_interval": 0})
-        with pytest.raises(BackendUnavailableError) as info:
+        with pytest.raises(ManagerError, match="authentication failed") as info:
             bad.initialize()
         assert "wrong-pw-42" not in str(info.value) and str(server.port) in str(info.value)
     finally:

@@ -15,7 +15,7 @@ import uuid
 import pytest
 from langchain_core.messages import HumanMessage
 
-from langgraph_ckpt_config.errors import BackendUnavailableError
+from langgraph_ckpt_config.errors import BackendUnavailableError, ManagerError
 from langgraph_ckpt_config.managers.redis import RedisCheckpointManager
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.graphs import chat_graph
@@ -190,7 +190,7 @@ async def test_async_failures_are_clear_too(tls_server, certs, other_ca):
 
 def test_a_wrong_password_over_tls_is_not_echoed(tls_server, certs):
     manager = _manager(url=f"rediss://:not-{PASSWORD}@127.0.0.1:{tls_server.port}/0", ssl_ca_certs=str(certs.ca_cert))
-    with pytest.raises(BackendUnavailableError) as info:
+    with pytest.raises(ManagerError, match="authentication failed") as info:
         manager.initialize()
     assert f"not-{PASSWORD}" not in str(info.value) and f"not-{PASSWORD}" not in repr(manager)
     manager.close()

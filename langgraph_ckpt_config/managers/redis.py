@@ -776,7 +776,14 @@ class RedisCheckpointManager(BaseCheckpointManager):
             raise self._translated(exc) from None
 
     def _translated(self, exc: BaseException) -> CkptError:
-        """Our error for a redis-py one: unavailable (connection, timeout, loading...) or not."""
+        """Our error for a redis-py one: unavailable (connection, timeout, loading...) or not.
+        A refused password is not "unavailable" (redis-py raises it as a ConnectionError):
+        retrying cannot help, the configuration must change."""
+        if isinstance(exc, (rexc.AuthenticationError, rexc.AuthorizationError)):
+            return ManagerError(
+                f"{self._where}: authentication failed ({type(exc).__name__}); check the configured "
+                "username/password (not shown)"
+            )
         if isinstance(exc, _UNAVAILABLE):
             return BackendUnavailableError(f"{self._where} unavailable: {type(exc).__name__}: {exc}")
         return ManagerError(f"{self._where} error: {type(exc).__name__}: {exc}")
