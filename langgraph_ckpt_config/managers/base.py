@@ -71,6 +71,7 @@ from langgraph_ckpt_config.managers.records import (
     StoredRecord,
     StoredWrite,
 )
+from langgraph_ckpt_config.managers.trim import COUNT, TRIM, TrimPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -388,6 +389,8 @@ class BaseCheckpointManager(ICheckpointManager):
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
         #: writes without a gap long enough for the thread to have expired in between)
         self._thread_writes: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        #: trim-on-write for ``max_checkpoints`` (set by ``initialize``; None: no limit)
+        self._trim: TrimPolicy | None = None
         self.last_cleanup: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ parameters
@@ -436,6 +439,8 @@ class BaseCheckpointManager(ICheckpointManager):
                 self._element_cache = ElementCache(max_bytes)
                 # Validated by checksum at every hit, so nothing in it goes stale: no time to live.
                 self._opened_cache = DigestCache(max_bytes // 4)
+            if self.params.max_checkpoints:
+                self._trim = TrimPolicy(self.params.max_checkpoints, self.params.cleanup_threshold)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -828,7 +833,7 @@ class BaseCheckpointManager(ICheckpointManager):
             raise
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
-        self._after_write(record.thread_id, record.checkpoint_ns)
+        self._after_write(record.thread_id, record.checkpoint_ns, root=record.parent_checkpoint_id is None)
 
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
@@ -1151,6 +1156,8 @@ class BaseCheckpointManager(ICheckpointManager):
         self._delete_thread(thread_id)
         self._blob_cache.discard_where(lambda k: k[0] == thread_id)
         self._known_elements.discard_thread(thread_id)
+        if self._trim is not None:
+            self._trim.forget(thread_id)
         self._count("threads_deleted")
 
     def delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
@@ -1393,21 +1400,26 @@ class BaseCheckpointManager(ICheckpointManager):
             self.last_cleanup = {"at": now, **result}
         return result
 
-    def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
-        """Hook after each checkpoint write: enforce ``cleanup_threshold`` on that thread."""
-        threshold = self.params.cleanup_threshold or self.params.max_checkpoints
-        if not threshold or not self.params.max_checkpoints:
+    def _after_write(self, thread_id: str, checkpoint_ns: str, *, root: bool = False) -> None:
+        """Hook after each checkpoint write: enforce ``max_checkpoints`` on that thread namespace
+        (``TrimPolicy``: no I/O unless a count or a trim is due). ``root``: the checkpoint has no
+        parent (a namespace's first)."""
+        trim = self._trim
+        if trim is None:
             return
-        # Counting is a primitive query; do it only every few writes per thread.
-        with self._counters_lock:
-            n = self._counters.get("checkpoints_written", 0)
-        if n % 16:
-            return
-        count = sum(
-            1 for _ in self._query_records(RecordQuery(thread_id=thread_id, checkpoint_ns=checkpoint_ns, include_payload=False))
-        )
-        if count > threshold:
-            self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
+        action = trim.on_write(thread_id, checkpoint_ns, root=root)
+        if action == COUNT:
+            due = trim.counted(thread_id, checkpoint_ns, self._count_namespace(thread_id, checkpoint_ns))
+        else:
+            due = action == TRIM
+        if due:
+            self.prune_thread(thread_id, keep_last=trim.max_checkpoints)
+            trim.trimmed(thread_id)
+
+    def _count_namespace(self, thread_id: str, checkpoint_ns: str) -> int:
+        """How many checkpoints (thread_id, checkpoint_ns) holds (backends with a cheaper count override)."""
+        query = RecordQuery(thread_id=thread_id, checkpoint_ns=checkpoint_ns, include_payload=False)
+        return sum(1 for _ in self._query_records(query))
 
     def _start_cleanup_worker(self) -> None:
         interval = self.params.cleanup_interval

@@ -333,6 +333,31 @@ class ManagerContract:
         left = sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(thread_id="d", include_payload=False)))
         assert left == ["c1", "c2", "c3"]
 
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    async def test_max_checkpoints_trims_every_thread_namespace(self, manager_factory, mode):
+        """Trim-on-write is per (thread, namespace): threads written in turn are all kept at
+        ``max_checkpoints`` (with ``cleanup_threshold`` unset, after every write)."""
+        m = manager_factory(max_checkpoints=3)
+        keys = [(f"t{i}", ns) for i in range(4) for ns in ("", "child:1")]
+        heads: dict[tuple[str, str], str | None] = dict.fromkeys(keys)
+        for step in range(20):
+            for tid, ns in keys:
+                cid = f"{step:04d}"
+                kwargs = dict(
+                    thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, parent_checkpoint_id=heads[(tid, ns)],
+                    workflow_id=None, created_at=time.time(), payload_type="bytes", payload=b"p",
+                    metadata={"step": step}, channel_versions={"a": cid}, blobs=[("a", cid, "bytes", cid.encode())],
+                )
+                if mode == "sync":
+                    m.put_langgraph_checkpoint(**kwargs)
+                else:
+                    await m.aput_langgraph_checkpoint(**kwargs)
+                heads[(tid, ns)] = cid
+        for tid, ns in keys:
+            got = sorted(r.checkpoint_id for r in m.query_records(RecordQuery(thread_id=tid, checkpoint_ns=ns, include_payload=False)))
+            assert got == ["0017", "0018", "0019"], (tid, ns)
+            assert m.get_langgraph_bundle(tid, ns).blobs[("a", "0019")][1] == b"0019"
+
     # ------------------------------------------------------------------ integrity
     def test_verify_detects_tampering(self, manager):
         manager.save_checkpoint("c1", SAMPLE, "wf", "t1")
