@@ -1303,12 +1303,11 @@ class BaseCheckpointManager(ICheckpointManager):
             recs.sort(key=lambda r: r.checkpoint_id, reverse=True)
             if recs and recs[0].kind != RecordKind.LANGGRAPH.value:
                 recs.sort(key=lambda r: (r.created_at, r.checkpoint_id), reverse=True)
-            kept = recs[:keep_last]
+            # the newest keep_last, and every archived checkpoint: all must read back whole
+            kept = recs[:keep_last] + [r for r in recs[keep_last:] if r.status == CheckpointStatus.ARCHIVED.value]
             protected = self._delta_protected(kept, {r.checkpoint_id: r for r in recs})
-            for rec in recs[keep_last:]:
-                if rec.status == CheckpointStatus.ARCHIVED.value or rec.checkpoint_id in protected:
-                    continue
-                doomed.append((ns, rec.checkpoint_id))
+            keep = protected.union(r.checkpoint_id for r in kept)
+            doomed.extend((ns, rec.checkpoint_id) for rec in recs[keep_last:] if rec.checkpoint_id not in keep)
         return doomed
 
     @staticmethod
@@ -1322,18 +1321,34 @@ class BaseCheckpointManager(ICheckpointManager):
         counters (that ancestor holds its snapshot); every ancestor visited
         until all channels resolve -- and that resolving ancestor, whose writes
         feed the replay -- must stay.
+
+        A protected ancestor is itself kept (listed, readable), so its own delta channels
+        are followed the same way: every checkpoint retention keeps reads back whole.
+        Each (checkpoint, channel) is walked through once, so the cost stays linear in
+        the namespace's size.
         """
         protected: set[str] = set()
-        for rec in kept:
+        #: channels already followed from each checkpoint (as the start of a walk or on the way)
+        walked: dict[str, set[str]] = {}
+        todo: list[StoredRecord] = list(kept)
+        while todo:
+            rec = todo.pop()
             pending = set((rec.metadata.get("counters_since_delta_snapshot") or {}).keys())
+            pending -= walked.setdefault(rec.checkpoint_id, set())
+            walked[rec.checkpoint_id] |= pending
             cursor = rec.parent_checkpoint_id
             while pending and cursor is not None:
                 ancestor = by_id.get(cursor)
                 if ancestor is None:
                     break
-                protected.add(cursor)
+                if cursor not in protected:
+                    protected.add(cursor)
+                    todo.append(ancestor)  # its own delta channels, walked in turn
                 counters = ancestor.metadata.get("counters_since_delta_snapshot") or {}
                 pending &= set(counters.keys())
+                done = walked.setdefault(cursor, set())
+                pending -= done  # a walk through here already went on for these channels
+                done |= pending
                 cursor = ancestor.parent_checkpoint_id
         return protected
 

@@ -333,6 +333,39 @@ class ManagerContract:
         left = sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(thread_id="d", include_payload=False)))
         assert left == ["c1", "c2", "c3"]
 
+    @pytest.mark.parametrize("path", ["prune", "cleanup", "max_checkpoints"])
+    def test_retention_keeps_archived_checkpoints_delta_history(self, manager_factory, path):
+        # d is snapshotted at c1 and c4; c3 (archived) is rebuilt from c2 and c1 as c6 is from c5 and c4.
+        m = manager_factory(max_checkpoints=1) if path == "max_checkpoints" else manager_factory()
+        counters = {"c2": [1, 1], "c3": [2, 2], "c5": [1, 1], "c6": [2, 2]}
+        parent = None
+        for i in range(7):
+            cid = f"c{i}"
+            md = {"step": i, **({"counters_since_delta_snapshot": {"d": counters[cid]}} if cid in counters else {})}
+            _lg_put(m, "d", cid, parent=parent, metadata=md)
+            parent = cid
+            if cid == "c3":
+                assert m.archive_checkpoint("c3", thread_id="d")
+        if path == "prune":
+            m.prune_thread("d", keep_last=1)
+        elif path == "cleanup":
+            m.cleanup_checkpoints(max_count=1)
+        left = sorted(r.checkpoint_id for r in m.query_records(RecordQuery(thread_id="d", include_payload=False)))
+        assert left == ["c1", "c2", "c3", "c4", "c5", "c6"]
+
+    def test_prune_keeps_what_kept_ancestors_need(self, manager):
+        # Two delta channels: c5 needs a back to c3; c3 (so kept, and listed) needs b back to c1.
+        chain = [("c0", {}), ("c1", {}), ("c2", {"b": [1, 1]}), ("c3", {"b": [2, 2]}),
+                 ("c4", {"a": [1, 1], "b": [3, 3]}), ("c5", {"a": [2, 2]})]
+        parent = None
+        for cid, counters in chain:
+            md = {"step": int(cid[1:]), **({"counters_since_delta_snapshot": counters} if counters else {})}
+            _lg_put(manager, "d", cid, parent=parent, metadata=md)
+            parent = cid
+        manager.prune_thread("d", keep_last=1)
+        left = sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(thread_id="d", include_payload=False)))
+        assert left == ["c1", "c2", "c3", "c4", "c5"]
+
     @pytest.mark.parametrize("mode", ["sync", "async"])
     async def test_max_checkpoints_trims_every_thread_namespace(self, manager_factory, mode):
         """Trim-on-write is per (thread, namespace): threads written in turn are all kept at
