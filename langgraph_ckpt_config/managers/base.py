@@ -1268,10 +1268,12 @@ class BaseCheckpointManager(ICheckpointManager):
         self._count("threads_copied")
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> int:
-        """Delete every checkpoint whose metadata ``run_id`` is one of ``run_ids``."""
+        """Delete every checkpoint whose metadata ``run_id`` is one of ``run_ids``.
+
+        A run id of None or ``""`` matches nothing (``_run_ids``)."""
         self._require_open()
         removed = 0
-        for run_id in run_ids:
+        for run_id in _run_ids(run_ids):
             by_thread: dict[str, list[tuple[str, str]]] = {}
             for rec in self._query_records(RecordQuery(metadata={"run_id": run_id}, include_payload=False)):
                 by_thread.setdefault(rec.thread_id, []).append((rec.checkpoint_ns, rec.checkpoint_id))
@@ -2092,6 +2094,15 @@ def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _run_ids(run_ids: Iterable[Any]) -> list[Any]:
+    """The ids ``delete_for_runs`` looks for: None and ``""`` dropped. LangGraph records a
+    ``run_id`` in checkpoint metadata only when the caller passes one, so a checkpoint's
+    ``metadata.get("run_id")`` is often None; as a metadata filter that would match every
+    checkpoint *without* a run id, in every thread. (Like SQL's ``run_id IN (...)``, which
+    never matches a NULL.)"""
+    return [r for r in run_ids if r is not None and r != ""]
 
 
 def _first_time(seen: set, key: Any) -> bool:

@@ -104,6 +104,7 @@ from langgraph_ckpt_config.managers.base import (
     LRUCache,
     OpenedBundle,
     _check_id,
+    _run_ids,
 )
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
@@ -1297,7 +1298,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _plan_delete_for_runs(self, run_ids: Sequence[str]) -> Plan:
         """base ``delete_for_runs``: one SCAN and one pipelined read of every thread's
         records for all ``run_ids``, then one delete script (and blob collection) per thread."""
-        queries = [RecordQuery(metadata={"run_id": run_id}, include_payload=False) for run_id in run_ids]
+        queries = [RecordQuery(metadata={"run_id": run_id}, include_payload=False) for run_id in _run_ids(run_ids)]
         if not queries:
             return 0
         threads = sorted((yield from self._plan_thread_ids()))

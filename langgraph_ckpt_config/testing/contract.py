@@ -584,6 +584,24 @@ class ManagerContract:
         assert manager.get_langgraph_bundle("dst").record.checkpoint_id == "001"
         assert set(manager._list_blob_keys("src")) == {("", "a", "v-001")}
 
+    async def test_delete_for_runs_ignores_missing_run_ids(self, manager):
+        """None / "" (what ``metadata.get("run_id")`` gives for a checkpoint written without a
+        run id) match nothing, rather than every checkpoint without a run id."""
+        _lg_put(manager, "mine", "001", metadata={"step": 0})
+        _lg_put(manager, "other", "002", metadata={"step": 0})
+        _lg_put(manager, "ran", "003", metadata={"step": 0, "run_id": "r1"})
+        _lg_put(manager, "blank", "004", metadata={"step": 0, "run_id": ""})
+
+        def left() -> list[str]:
+            return sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(include_payload=False)))
+
+        assert manager.delete_for_runs([None]) == 0
+        assert manager.delete_for_runs([""]) == 0
+        assert await manager.adelete_for_runs([None, ""]) == 0
+        assert left() == ["001", "002", "003", "004"]
+        assert await manager.adelete_for_runs([None, "r1"]) == 1
+        assert left() == ["001", "002", "004"]
+
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
         _lg_put(manager, "t", "002", ns="child:1", channels={"a": b"child"})
