@@ -449,8 +449,10 @@ class BaseCheckpointManager(ICheckpointManager):
         with self._lifecycle_lock:
             if self._closed:
                 return
-            self._closed = True
+            # the worker's stop signal first: a pass that meets the closed manager then ends
+            # quietly instead of reporting a failure (_start_cleanup_worker)
             self._stop_event.set()
+            self._closed = True
             worker = self._cleanup_thread
             if worker is not None and worker is not threading.current_thread():
                 worker.join(timeout=30)
@@ -1376,6 +1378,8 @@ class BaseCheckpointManager(ICheckpointManager):
         threads_removed: list[str] = []
         trimmed: dict[str, int] = {}
         for thread_id in list(self._list_thread_ids()):
+            if self._stop_event.is_set():
+                break  # closing: the pass ends here (what it removed so far is reported)
             records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
             if not records:
                 continue
@@ -1453,10 +1457,16 @@ class BaseCheckpointManager(ICheckpointManager):
                         max_count=self.params.max_checkpoints,
                         dry_run=False,
                     )
-                except CkptError as exc:
-                    logger.warning("background cleanup of manager %r failed: %s", self.name, exc)
-                except Exception:  # the worker must survive a transient backend error
-                    logger.exception("background cleanup of manager %r failed", self.name)
+                except Exception as exc:  # the worker must survive a transient backend error
+                    if self._stop_event.is_set():
+                        # close() interrupted the pass (the manager refuses work, or the backend
+                        # is going away): not a failure; the next process's cleanup goes on
+                        logger.debug("background cleanup of manager %r stopped by close(): %r", self.name, exc)
+                        return
+                    if isinstance(exc, CkptError):
+                        logger.warning("background cleanup of manager %r failed: %s", self.name, exc)
+                    else:
+                        logger.exception("background cleanup of manager %r failed", self.name)
 
         self._cleanup_thread = threading.Thread(target=work, name=f"lgckpt-cleanup-{self.name}", daemon=True)
         self._cleanup_thread.start()

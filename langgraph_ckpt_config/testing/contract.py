@@ -391,6 +391,37 @@ class ManagerContract:
             assert got == ["0017", "0018", "0019"], (tid, ns)
             assert m.get_langgraph_bundle(tid, ns).blobs[("a", "0019")][1] == b"0019"
 
+    def test_close_during_background_cleanup_is_quiet(self, manager_factory, caplog):
+        """close() while the worker is in a pass: the pass ends without reporting a failure."""
+        m = manager_factory(max_checkpoints=1, cleanup_threshold=100, cleanup_interval=0.05)
+        armed = threading.Event()
+        blocked = threading.Event()
+        real_ids, real_query = m._list_thread_ids, m._query_records
+
+        def list_thread_ids():
+            if threading.current_thread() is m._cleanup_thread and not armed.is_set():
+                return iter(())  # no pass does anything before the test is ready
+            return real_ids()
+
+        def query_records(query):
+            if threading.current_thread() is m._cleanup_thread and not blocked.is_set():
+                blocked.set()
+                deadline = time.time() + 10
+                while not m._closed and time.time() < deadline:  # go on once close() has begun
+                    time.sleep(0.005)
+            return real_query(query)
+
+        m._list_thread_ids, m._query_records = list_thread_ids, query_records
+        for i in range(3):
+            m.save_checkpoint(f"c{i}", {"i": i}, "wf", "t1")
+        worker = m._cleanup_thread
+        armed.set()
+        assert blocked.wait(10)
+        caplog.clear()
+        m.close()
+        assert not worker.is_alive()
+        assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
     # ------------------------------------------------------------------ integrity
     def test_verify_detects_tampering(self, manager):
         manager.save_checkpoint("c1", SAMPLE, "wf", "t1")
