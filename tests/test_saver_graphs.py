@@ -218,3 +218,27 @@ def test_pruning_keeps_archived_checkpoints_readable(manager_factory):
     assert graph.get_state(mid.config).values == want
     assert graph.get_state(cfg).values == reference.get_state(cfg).values
 
+
+async def test_cancelled_aput_writes_store_whole_batches(manager_factory):
+    """A batch mixing regular and special channels (two manager calls) is stored whole or not
+    at all, wherever the caller's task is cancelled."""
+    saver = ConfigCheckpointSaver(manager_factory())
+    cfg = await saver.aput({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, empty_checkpoint(), {"step": 0}, {})
+    for i in range(40):
+        batch = [("messages", f"w{i}"), (INTERRUPT, f"x{i}"), ("log", f"l{i}")]
+        task = asyncio.create_task(saver.aput_writes(cfg, batch, f"task{i}"))
+        for _ in range(i % 4):  # cancelled before it starts, during the first call, after it...
+            await asyncio.sleep(0)
+        if i % 5 == 4:
+            await asyncio.sleep(0.001 * (i % 3))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # batches whose caller was cancelled finish in the background
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), 60)
+    stored: dict[str, set[str]] = {}
+    for task_id, channel, _value in (await saver.aget_tuple(cfg)).pending_writes:
+        stored.setdefault(task_id, set()).add(channel)
+    assert stored  # some batches had started when cancelled
+    assert {t: chs for t, chs in stored.items() if chs != {"messages", INTERRUPT, "log"}} == {}
