@@ -600,12 +600,47 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             self._remember_lists(remember)
         return next_config
 
+    #: ``aput_writes`` batches still finishing (strong references: the loop keeps weak ones)
+    _batches_in_flight: set = set()
+
     async def aput_writes(
         self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str = ""
     ) -> None:
-        if writes:
-            for call in self._writes_calls(config, writes, task_id, task_path):
+        """A batch mixing regular and special channels is two manager calls (``_writes_calls``).
+        Once started it is stored whole even if the caller is cancelled in between: the calls
+        run as one task the caller awaits through ``asyncio.shield`` (half a batch would resume
+        with, say, a task's writes recorded and its interrupt missing)."""
+        if not writes:
+            return
+        calls = self._writes_calls(config, writes, task_id, task_path)
+        if len(calls) == 1:
+            await self.manager.aput_langgraph_writes(**calls[0])
+            return
+        import asyncio
+
+        async def put_batch() -> None:
+            for call in calls:
                 await self.manager.aput_langgraph_writes(**call)
+
+        batch = asyncio.ensure_future(put_batch())
+        in_flight = ConfigCheckpointSaver._batches_in_flight
+        in_flight.add(batch)
+        batch.add_done_callback(in_flight.discard)
+        try:
+            await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            if not batch.done():  # the caller is gone: nobody else sees how the batch ends
+
+                def report(done: asyncio.Future) -> None:
+                    if not done.cancelled() and done.exception() is not None:
+                        import logging
+
+                        logging.getLogger(__name__).warning(
+                            "pending writes of task %r (their caller was cancelled) failed: %r", task_id, done.exception()
+                        )
+
+                batch.add_done_callback(report)
+            raise
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self.manager.adelete_thread(str(thread_id))

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import operator
 import subprocess
 import sys
 import textwrap
+from typing import Annotated
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langgraph.channels.delta import DeltaChannel
+from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from typing_extensions import TypedDict
 
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.graphs import SCENARIOS, chat_graph, run_scenario
+
+INTERRUPT = "__interrupt__"  # a special channel: its write replaces what is stored
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -165,3 +175,70 @@ def test_sqlite_file_holds_no_plaintext_with_encryption(tmp_path):
     for secret in (b"Zanzibar-Plaintext-Canary", b"Quetzalcoatl-Metadata-Secret", b"echo 3"):
         assert secret not in raw
         assert secret.decode().encode("utf-16-le") not in raw
+
+
+class _DeltaState(TypedDict, total=False):
+    items: Annotated[list, DeltaChannel(operator.add, snapshot_frequency=4)]
+    n: int
+
+
+def _delta_graph():
+    def step(state: _DeltaState) -> dict:
+        n = state.get("n", 0) + 1
+        return {"items": [f"i{n}"], "n": n}
+
+    builder = StateGraph(_DeltaState)
+    builder.add_node("step", step)
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    return builder
+
+
+def test_pruning_keeps_archived_checkpoints_readable(manager_factory):
+    """An archived checkpoint survives pruning *with* the history its DeltaChannel is rebuilt
+    from: its state reads back as before (as the InMemorySaver's, never pruned)."""
+    cfg = {"configurable": {"thread_id": "d"}}
+    reference = _delta_graph().compile(checkpointer=InMemorySaver())
+    saver = ConfigCheckpointSaver(manager_factory())
+    graph = _delta_graph().compile(checkpointer=saver)
+    for _ in range(9):
+        reference.invoke({}, cfg)
+        graph.invoke({}, cfg)
+    # a checkpoint whose items are rebuilt from ancestors (not snapshotted there)
+    mid = next(
+        s for s in list(graph.get_state_history(cfg))[6:]
+        if (s.metadata.get("counters_since_delta_snapshot") or {}).get("items", [0])[0] >= 2
+    )
+    want = next(s for s in reference.get_state_history(cfg) if s.metadata["step"] == mid.metadata["step"]).values
+    assert mid.values == want and len(want["items"]) >= 2
+    c = mid.config["configurable"]
+    assert saver.manager.archive_checkpoint(c["checkpoint_id"], thread_id="d", checkpoint_ns=c["checkpoint_ns"])
+    saver.prune(["d"], keep_last=1)
+    assert len(list(saver.list(cfg))) < 9 * 3  # something was pruned
+    assert graph.get_state(mid.config).values == want
+    assert graph.get_state(cfg).values == reference.get_state(cfg).values
+
+
+async def test_cancelled_aput_writes_store_whole_batches(manager_factory):
+    """A batch mixing regular and special channels (two manager calls) is stored whole or not
+    at all, wherever the caller's task is cancelled."""
+    saver = ConfigCheckpointSaver(manager_factory())
+    cfg = await saver.aput({"configurable": {"thread_id": "t", "checkpoint_ns": ""}}, empty_checkpoint(), {"step": 0}, {})
+    for i in range(40):
+        batch = [("messages", f"w{i}"), (INTERRUPT, f"x{i}"), ("log", f"l{i}")]
+        task = asyncio.create_task(saver.aput_writes(cfg, batch, f"task{i}"))
+        for _ in range(i % 4):  # cancelled before it starts, during the first call, after it...
+            await asyncio.sleep(0)
+        if i % 5 == 4:
+            await asyncio.sleep(0.001 * (i % 3))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    # batches whose caller was cancelled finish in the background
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.wait_for(asyncio.gather(*others, return_exceptions=True), 60)
+    stored: dict[str, set[str]] = {}
+    for task_id, channel, _value in (await saver.aget_tuple(cfg)).pending_writes:
+        stored.setdefault(task_id, set()).add(channel)
+    assert stored  # some batches had started when cancelled
+    assert {t: chs for t, chs in stored.items() if chs != {"messages", INTERRUPT, "log"}} == {}

@@ -72,6 +72,7 @@ from langgraph_ckpt_config.managers.records import (
     StoredRecord,
     StoredWrite,
 )
+from langgraph_ckpt_config.managers.trim import COUNT, TRIM, TrimPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +390,8 @@ class BaseCheckpointManager(ICheckpointManager):
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
         #: writes without a gap long enough for the thread to have expired in between)
         self._thread_writes: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        #: trim-on-write for ``max_checkpoints`` (set by ``initialize``; None: no limit)
+        self._trim: TrimPolicy | None = None
         self.last_cleanup: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ parameters
@@ -437,6 +440,8 @@ class BaseCheckpointManager(ICheckpointManager):
                 self._element_cache = ElementCache(max_bytes)
                 # Validated by checksum at every hit, so nothing in it goes stale: no time to live.
                 self._opened_cache = DigestCache(max_bytes // 4)
+            if self.params.max_checkpoints:
+                self._trim = TrimPolicy(self.params.max_checkpoints, self.params.cleanup_threshold)
             self._open()
             self._initialized = True
             self._start_cleanup_worker()
@@ -445,8 +450,10 @@ class BaseCheckpointManager(ICheckpointManager):
         with self._lifecycle_lock:
             if self._closed:
                 return
-            self._closed = True
+            # the worker's stop signal first: a pass that meets the closed manager then ends
+            # quietly instead of reporting a failure (_start_cleanup_worker)
             self._stop_event.set()
+            self._closed = True
             worker = self._cleanup_thread
             if worker is not None and worker is not threading.current_thread():
                 worker.join(timeout=30)
@@ -844,7 +851,7 @@ class BaseCheckpointManager(ICheckpointManager):
             raise
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
-        self._after_write(record.thread_id, record.checkpoint_ns)
+        self._after_write(record.thread_id, record.checkpoint_ns, root=record.parent_checkpoint_id is None)
 
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
@@ -1167,6 +1174,8 @@ class BaseCheckpointManager(ICheckpointManager):
         self._delete_thread(thread_id)
         self._blob_cache.discard_where(lambda k: k[0] == thread_id)
         self._known_elements.discard_thread(thread_id)
+        if self._trim is not None:
+            self._trim.forget(thread_id)
         self._count("threads_deleted")
 
     def delete_checkpoints(self, thread_id: str, keys: Sequence[tuple[str, str]]) -> int:
@@ -1290,10 +1299,12 @@ class BaseCheckpointManager(ICheckpointManager):
         self._count("threads_copied")
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> int:
-        """Delete every checkpoint whose metadata ``run_id`` is one of ``run_ids``."""
+        """Delete every checkpoint whose metadata ``run_id`` is one of ``run_ids``.
+
+        A run id of None or ``""`` matches nothing (``_run_ids``)."""
         self._require_open()
         removed = 0
-        for run_id in run_ids:
+        for run_id in _run_ids(run_ids):
             by_thread: dict[str, list[tuple[str, str]]] = {}
             for rec in self._query_records(RecordQuery(metadata={"run_id": run_id}, include_payload=False)):
                 by_thread.setdefault(rec.thread_id, []).append((rec.checkpoint_ns, rec.checkpoint_id))
@@ -1325,12 +1336,11 @@ class BaseCheckpointManager(ICheckpointManager):
             recs.sort(key=lambda r: r.checkpoint_id, reverse=True)
             if recs and recs[0].kind != RecordKind.LANGGRAPH.value:
                 recs.sort(key=lambda r: (r.created_at, r.checkpoint_id), reverse=True)
-            kept = recs[:keep_last]
+            # the newest keep_last, and every archived checkpoint: all must read back whole
+            kept = recs[:keep_last] + [r for r in recs[keep_last:] if r.status == CheckpointStatus.ARCHIVED.value]
             protected = self._delta_protected(kept, {r.checkpoint_id: r for r in recs})
-            for rec in recs[keep_last:]:
-                if rec.status == CheckpointStatus.ARCHIVED.value or rec.checkpoint_id in protected:
-                    continue
-                doomed.append((ns, rec.checkpoint_id))
+            keep = protected.union(r.checkpoint_id for r in kept)
+            doomed.extend((ns, rec.checkpoint_id) for rec in recs[keep_last:] if rec.checkpoint_id not in keep)
         return doomed
 
     @staticmethod
@@ -1344,18 +1354,34 @@ class BaseCheckpointManager(ICheckpointManager):
         counters (that ancestor holds its snapshot); every ancestor visited
         until all channels resolve -- and that resolving ancestor, whose writes
         feed the replay -- must stay.
+
+        A protected ancestor is itself kept (listed, readable), so its own delta channels
+        are followed the same way: every checkpoint retention keeps reads back whole.
+        Each (checkpoint, channel) is walked through once, so the cost stays linear in
+        the namespace's size.
         """
         protected: set[str] = set()
-        for rec in kept:
+        #: channels already followed from each checkpoint (as the start of a walk or on the way)
+        walked: dict[str, set[str]] = {}
+        todo: list[StoredRecord] = list(kept)
+        while todo:
+            rec = todo.pop()
             pending = set((rec.metadata.get("counters_since_delta_snapshot") or {}).keys())
+            pending -= walked.setdefault(rec.checkpoint_id, set())
+            walked[rec.checkpoint_id] |= pending
             cursor = rec.parent_checkpoint_id
             while pending and cursor is not None:
                 ancestor = by_id.get(cursor)
                 if ancestor is None:
                     break
-                protected.add(cursor)
+                if cursor not in protected:
+                    protected.add(cursor)
+                    todo.append(ancestor)  # its own delta channels, walked in turn
                 counters = ancestor.metadata.get("counters_since_delta_snapshot") or {}
                 pending &= set(counters.keys())
+                done = walked.setdefault(cursor, set())
+                pending -= done  # a walk through here already went on for these channels
+                done |= pending
                 cursor = ancestor.parent_checkpoint_id
         return protected
 
@@ -1381,6 +1407,8 @@ class BaseCheckpointManager(ICheckpointManager):
         threads_removed: list[str] = []
         trimmed: dict[str, int] = {}
         for thread_id in list(self._list_thread_ids()):
+            if self._stop_event.is_set():
+                break  # closing: the pass ends here (what it removed so far is reported)
             records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
             if not records:
                 continue
@@ -1422,21 +1450,26 @@ class BaseCheckpointManager(ICheckpointManager):
             self.last_cleanup = {"at": now, **result}
         return result
 
-    def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
-        """Hook after each checkpoint write: enforce ``cleanup_threshold`` on that thread."""
-        threshold = self.params.cleanup_threshold or self.params.max_checkpoints
-        if not threshold or not self.params.max_checkpoints:
+    def _after_write(self, thread_id: str, checkpoint_ns: str, *, root: bool = False) -> None:
+        """Hook after each checkpoint write: enforce ``max_checkpoints`` on that thread namespace
+        (``TrimPolicy``: no I/O unless a count or a trim is due). ``root``: the checkpoint has no
+        parent (a namespace's first)."""
+        trim = self._trim
+        if trim is None:
             return
-        # Counting is a primitive query; do it only every few writes per thread.
-        with self._counters_lock:
-            n = self._counters.get("checkpoints_written", 0)
-        if n % 16:
-            return
-        count = sum(
-            1 for _ in self._query_records(RecordQuery(thread_id=thread_id, checkpoint_ns=checkpoint_ns, include_payload=False))
-        )
-        if count > threshold:
-            self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
+        action = trim.on_write(thread_id, checkpoint_ns, root=root)
+        if action == COUNT:
+            due = trim.counted(thread_id, checkpoint_ns, self._count_namespace(thread_id, checkpoint_ns))
+        else:
+            due = action == TRIM
+        if due:
+            self.prune_thread(thread_id, keep_last=trim.max_checkpoints)
+            trim.trimmed(thread_id)
+
+    def _count_namespace(self, thread_id: str, checkpoint_ns: str) -> int:
+        """How many checkpoints (thread_id, checkpoint_ns) holds (backends with a cheaper count override)."""
+        query = RecordQuery(thread_id=thread_id, checkpoint_ns=checkpoint_ns, include_payload=False)
+        return sum(1 for _ in self._query_records(query))
 
     def _start_cleanup_worker(self) -> None:
         interval = self.params.cleanup_interval
@@ -1453,10 +1486,16 @@ class BaseCheckpointManager(ICheckpointManager):
                         max_count=self.params.max_checkpoints,
                         dry_run=False,
                     )
-                except CkptError as exc:
-                    logger.warning("background cleanup of manager %r failed: %s", self.name, exc)
-                except Exception:  # the worker must survive a transient backend error
-                    logger.exception("background cleanup of manager %r failed", self.name)
+                except Exception as exc:  # the worker must survive a transient backend error
+                    if self._stop_event.is_set():
+                        # close() interrupted the pass (the manager refuses work, or the backend
+                        # is going away): not a failure; the next process's cleanup goes on
+                        logger.debug("background cleanup of manager %r stopped by close(): %r", self.name, exc)
+                        return
+                    if isinstance(exc, CkptError):
+                        logger.warning("background cleanup of manager %r failed: %s", self.name, exc)
+                    else:
+                        logger.exception("background cleanup of manager %r failed", self.name)
 
         self._cleanup_thread = threading.Thread(target=work, name=f"lgckpt-cleanup-{self.name}", daemon=True)
         self._cleanup_thread.start()
@@ -2094,6 +2133,15 @@ def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _run_ids(run_ids: Iterable[Any]) -> list[Any]:
+    """The ids ``delete_for_runs`` looks for: None and ``""`` dropped. LangGraph records a
+    ``run_id`` in checkpoint metadata only when the caller passes one, so a checkpoint's
+    ``metadata.get("run_id")`` is often None; as a metadata filter that would match every
+    checkpoint *without* a run id, in every thread. (Like SQL's ``run_id IN (...)``, which
+    never matches a NULL.)"""
+    return [r for r in run_ids if r is not None and r != ""]
 
 
 def _first_time(seen: set, key: Any) -> bool:

@@ -104,6 +104,7 @@ from langgraph_ckpt_config.managers.base import (
     LRUCache,
     OpenedBundle,
     _check_id,
+    _run_ids,
 )
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
@@ -134,6 +135,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("the redis manager needs redis-py: pip install 'langgraph-ckpt-config[redis]'") from exc
 
 from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, manifest_entries, node_entries
+from langgraph_ckpt_config.managers.trim import COUNT, TRIM
 
 logger = logging.getLogger(__name__)
 
@@ -1327,7 +1329,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _plan_delete_for_runs(self, run_ids: Sequence[str]) -> Plan:
         """base ``delete_for_runs``: one SCAN and one pipelined read of every thread's
         records for all ``run_ids``, then one delete script (and blob collection) per thread."""
-        queries = [RecordQuery(metadata={"run_id": run_id}, include_payload=False) for run_id in run_ids]
+        queries = [RecordQuery(metadata={"run_id": run_id}, include_payload=False) for run_id in _run_ids(run_ids)]
         if not queries:
             return 0
         threads = sorted((yield from self._plan_thread_ids()))
@@ -1511,25 +1513,28 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._require_open()
         return int(self._run(self._plan_delete_for_runs(list(run_ids))))
 
-    def _after_write(self, thread_id: str, checkpoint_ns: str) -> None:
-        if self._needs_trim(thread_id, checkpoint_ns, self._run):
-            self.prune_thread(thread_id, keep_last=self.params.max_checkpoints)
+    def _count_namespace(self, thread_id: str, checkpoint_ns: str) -> int:
+        """base ``_count_namespace`` (for ``_after_write``'s trim policy) with one ZLEXCOUNT."""
+        return int(self._run(self._plan_count_namespace(thread_id, checkpoint_ns)))
 
-    def _trim_check(self, thread_id: str, checkpoint_ns: str) -> Plan | None:
-        """The base ``_after_write`` policy with ZLEXCOUNT instead of reading the records."""
-        threshold = self.params.cleanup_threshold or self.params.max_checkpoints
-        if not threshold or not self.params.max_checkpoints:
-            return None
-        with self._counters_lock:
-            n = self._counters.get("checkpoints_written", 0)
-        if n % 16:
-            return None
+    def _plan_count_namespace(self, thread_id: str, checkpoint_ns: str) -> Plan:
         prefix = f"{_enc(checkpoint_ns)}|".encode()
         return iter_one(("cmd", "ZLEXCOUNT", self._keys(thread_id)[IDX], b"[" + prefix, b"[" + prefix + b"\xff"))
 
-    def _needs_trim(self, thread_id: str, checkpoint_ns: str, run: Any) -> bool:
-        plan = self._trim_check(thread_id, checkpoint_ns)
-        return plan is not None and int(run(plan)) > (self.params.cleanup_threshold or self.params.max_checkpoints)
+    async def _aafter_write(self, thread_id: str, checkpoint_ns: str, *, root: bool) -> None:
+        """base ``_after_write`` on the event loop (the same ``TrimPolicy``)."""
+        trim = self._trim
+        if trim is None:
+            return
+        action = trim.on_write(thread_id, checkpoint_ns, root=root)
+        if action == COUNT:
+            count = int(await self._arun(self._plan_count_namespace(thread_id, checkpoint_ns)))
+            due = trim.counted(thread_id, checkpoint_ns, count)
+        else:
+            due = action == TRIM
+        if due:
+            await self.aprune_thread(thread_id, keep_last=trim.max_checkpoints)
+            trim.trimmed(thread_id)
 
     # ------------------------------------------------------------------ native async (the adapter's hot path)
     async def aput_langgraph_checkpoint(self, **kwargs: Any) -> None:
@@ -1548,9 +1553,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         self._mark_warm(record.thread_id, record.checkpoint_ns)
         self._remember_elements(record.thread_id, blobs)
         self._count("checkpoints_written")
-        plan = self._trim_check(record.thread_id, record.checkpoint_ns)
-        if plan is not None and int(await self._arun(plan)) > (self.params.cleanup_threshold or self.params.max_checkpoints):
-            await self.aprune_thread(record.thread_id, keep_last=self.params.max_checkpoints)
+        await self._aafter_write(record.thread_id, record.checkpoint_ns, root=record.parent_checkpoint_id is None)
 
     async def aput_langgraph_writes(self, *, thread_id: str, checkpoint_ns: str, checkpoint_id: str, writes: Any, replace: bool) -> None:
         if not self.params.async_operations:
@@ -1618,6 +1621,8 @@ class RedisCheckpointManager(BaseCheckpointManager):
         known = getattr(self, "_known_elements", None)
         if known is not None:
             known.discard_thread(thread_id)
+        if self._trim is not None:
+            self._trim.forget(thread_id)
         self._count("threads_deleted")
 
 

@@ -333,6 +333,95 @@ class ManagerContract:
         left = sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(thread_id="d", include_payload=False)))
         assert left == ["c1", "c2", "c3"]
 
+    @pytest.mark.parametrize("path", ["prune", "cleanup", "max_checkpoints"])
+    def test_retention_keeps_archived_checkpoints_delta_history(self, manager_factory, path):
+        # d is snapshotted at c1 and c4; c3 (archived) is rebuilt from c2 and c1 as c6 is from c5 and c4.
+        m = manager_factory(max_checkpoints=1) if path == "max_checkpoints" else manager_factory()
+        counters = {"c2": [1, 1], "c3": [2, 2], "c5": [1, 1], "c6": [2, 2]}
+        parent = None
+        for i in range(7):
+            cid = f"c{i}"
+            md = {"step": i, **({"counters_since_delta_snapshot": {"d": counters[cid]}} if cid in counters else {})}
+            _lg_put(m, "d", cid, parent=parent, metadata=md)
+            parent = cid
+            if cid == "c3":
+                assert m.archive_checkpoint("c3", thread_id="d")
+        if path == "prune":
+            m.prune_thread("d", keep_last=1)
+        elif path == "cleanup":
+            m.cleanup_checkpoints(max_count=1)
+        left = sorted(r.checkpoint_id for r in m.query_records(RecordQuery(thread_id="d", include_payload=False)))
+        assert left == ["c1", "c2", "c3", "c4", "c5", "c6"]
+
+    def test_prune_keeps_what_kept_ancestors_need(self, manager):
+        # Two delta channels: c5 needs a back to c3; c3 (so kept, and listed) needs b back to c1.
+        chain = [("c0", {}), ("c1", {}), ("c2", {"b": [1, 1]}), ("c3", {"b": [2, 2]}),
+                 ("c4", {"a": [1, 1], "b": [3, 3]}), ("c5", {"a": [2, 2]})]
+        parent = None
+        for cid, counters in chain:
+            md = {"step": int(cid[1:]), **({"counters_since_delta_snapshot": counters} if counters else {})}
+            _lg_put(manager, "d", cid, parent=parent, metadata=md)
+            parent = cid
+        manager.prune_thread("d", keep_last=1)
+        left = sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(thread_id="d", include_payload=False)))
+        assert left == ["c1", "c2", "c3", "c4", "c5"]
+
+    @pytest.mark.parametrize("mode", ["sync", "async"])
+    async def test_max_checkpoints_trims_every_thread_namespace(self, manager_factory, mode):
+        """Trim-on-write is per (thread, namespace): threads written in turn are all kept at
+        ``max_checkpoints`` (with ``cleanup_threshold`` unset, after every write)."""
+        m = manager_factory(max_checkpoints=3)
+        keys = [(f"t{i}", ns) for i in range(4) for ns in ("", "child:1")]
+        heads: dict[tuple[str, str], str | None] = dict.fromkeys(keys)
+        for step in range(20):
+            for tid, ns in keys:
+                cid = f"{step:04d}"
+                kwargs = dict(
+                    thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, parent_checkpoint_id=heads[(tid, ns)],
+                    workflow_id=None, created_at=time.time(), payload_type="bytes", payload=b"p",
+                    metadata={"step": step}, channel_versions={"a": cid}, blobs=[("a", cid, "bytes", cid.encode())],
+                )
+                if mode == "sync":
+                    m.put_langgraph_checkpoint(**kwargs)
+                else:
+                    await m.aput_langgraph_checkpoint(**kwargs)
+                heads[(tid, ns)] = cid
+        for tid, ns in keys:
+            got = sorted(r.checkpoint_id for r in m.query_records(RecordQuery(thread_id=tid, checkpoint_ns=ns, include_payload=False)))
+            assert got == ["0017", "0018", "0019"], (tid, ns)
+            assert m.get_langgraph_bundle(tid, ns).blobs[("a", "0019")][1] == b"0019"
+
+    def test_close_during_background_cleanup_is_quiet(self, manager_factory, caplog):
+        """close() while the worker is in a pass: the pass ends without reporting a failure."""
+        m = manager_factory(max_checkpoints=1, cleanup_threshold=100, cleanup_interval=0.05)
+        armed = threading.Event()
+        blocked = threading.Event()
+        real_ids, real_query = m._list_thread_ids, m._query_records
+
+        def list_thread_ids():
+            if threading.current_thread() is m._cleanup_thread and not armed.is_set():
+                return iter(())  # no pass does anything before the test is ready
+            return real_ids()
+
+        def query_records(query):
+            if threading.current_thread() is m._cleanup_thread and not blocked.is_set():
+                blocked.set()
+                deadline = time.time() + 10
+                while not m._closed and time.time() < deadline:  # go on once close() has begun
+                    time.sleep(0.005)
+            return real_query(query)
+
+        m._list_thread_ids, m._query_records = list_thread_ids, query_records
+        for i in range(3):
+            m.save_checkpoint(f"c{i}", {"i": i}, "wf", "t1")
+        worker = m._cleanup_thread
+        armed.set()
+        assert blocked.wait(10)
+        caplog.clear()
+        m.close()
+        assert not worker.is_alive()
+        assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []
+
     # ------------------------------------------------------------------ integrity
     def test_verify_detects_tampering(self, manager):
         manager.save_checkpoint("c1", SAMPLE, "wf", "t1")
@@ -525,6 +614,24 @@ class ManagerContract:
         assert manager.get_langgraph_bundle("src").record.checkpoint_id == "001"
         assert manager.get_langgraph_bundle("dst").record.checkpoint_id == "001"
         assert set(manager._list_blob_keys("src")) == {("", "a", "v-001")}
+
+    async def test_delete_for_runs_ignores_missing_run_ids(self, manager):
+        """None / "" (what ``metadata.get("run_id")`` gives for a checkpoint written without a
+        run id) match nothing, rather than every checkpoint without a run id."""
+        _lg_put(manager, "mine", "001", metadata={"step": 0})
+        _lg_put(manager, "other", "002", metadata={"step": 0})
+        _lg_put(manager, "ran", "003", metadata={"step": 0, "run_id": "r1"})
+        _lg_put(manager, "blank", "004", metadata={"step": 0, "run_id": ""})
+
+        def left() -> list[str]:
+            return sorted(r.checkpoint_id for r in manager.query_records(RecordQuery(include_payload=False)))
+
+        assert manager.delete_for_runs([None]) == 0
+        assert manager.delete_for_runs([""]) == 0
+        assert await manager.adelete_for_runs([None, ""]) == 0
+        assert left() == ["001", "002", "003", "004"]
+        assert await manager.adelete_for_runs([None, "r1"]) == 1
+        assert left() == ["001", "002", "004"]
 
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
