@@ -17,6 +17,8 @@ silently turn the msgpack allowlist off. The manager's codec pipeline
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import operator
 import random
 import threading
@@ -58,6 +60,8 @@ from langgraph_ckpt_config.managers.listtree import (
     node_entries,
 )
 from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, EMPTY_BLOB_TYPE, RecordQuery
+
+logger = logging.getLogger(__name__)
 
 #: Element objects remembered by ``list_storage_reuse_objects`` (per saver).
 _ELEMENT_MEMO_SIZE = 100_000
@@ -616,8 +620,6 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         if len(calls) == 1:
             await self.manager.aput_langgraph_writes(**calls[0])
             return
-        import asyncio
-
         async def put_batch() -> None:
             for call in calls:
                 await self.manager.aput_langgraph_writes(**call)
@@ -633,9 +635,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
 
                 def report(done: asyncio.Future) -> None:
                     if not done.cancelled() and done.exception() is not None:
-                        import logging
-
-                        logging.getLogger(__name__).warning(
+                        logger.warning(
                             "pending writes of task %r (their caller was cancelled) failed: %r", task_id, done.exception()
                         )
 
