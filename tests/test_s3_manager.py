@@ -719,3 +719,14 @@ def test_deferred_jobs_keep_the_first_due_time_and_never_raise(caplog):
     assert ran == ["a2", "c"]
     jobs.schedule("d", lambda: ran.append("d"))  # closed: ignored
     assert jobs.pending() == 0 and ran == ["a2", "c"]
+
+
+def test_a_key_prefix_must_be_a_folder_so_deployments_cannot_overlap():
+    """With "tenant1" and "tenant10" side by side, tenant1's thread "0alice" would be tenant10's
+    thread "alice": listed, read and deleted by both. A prefix must end with "/" (or be empty)."""
+    from langgraph_ckpt_config.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="key_prefix: .*must be empty or end with '/'"):
+        S3CheckpointManager({"bucket": "b", "key_prefix": "tenant1"})
+    for ok in ("", "tenant1/", "a/b/"):
+        assert S3CheckpointManager({"bucket": "b", "key_prefix": ok, "cleanup_interval": 0}).params.key_prefix == ok

@@ -241,6 +241,15 @@ class S3Parameters(ManagerParameters):
     #: reads of a busy thread cheaper sooner. None: the built-in default, 0.25 s.
     head_flush_delay: float | None = Field(default=None, ge=0, le=3600)
 
+    @field_validator("key_prefix")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        # Thread folders are <key_prefix><thread>/: with "app1" and "app10" side by side,
+        # app1's thread "0x" would be app10's thread "x" (listed, read and deleted by both).
+        if value and not value.endswith("/"):
+            raise ValueError(f"must be empty or end with '/' (got {value!r}), so that no deployment's prefix extends another's")
+        return value
+
 
 class CustomParameters(ManagerParameters):
     """A backend chosen by name (registry, ``module:Class``, or a plugin file).
