@@ -44,8 +44,8 @@ one Lua script -- atomic, one round trip, and valid on a cluster.
 * Failures: connection errors, timeouts and cluster-down states become
   ``BackendUnavailableError("redis at host:port unavailable: ...")`` (never the
   password). Clients retry once without backoff -- enough to replace a pooled
-  connection the server closed (e.g. after a restart) -- so an operation fails within
-  about twice ``connection_timeout``/``socket_timeout``. Standalone pools block: more
+  connection the server closed (e.g. after a restart), never after a timeout -- so an
+  operation fails within about ``connection_timeout`` + ``socket_timeout``. Standalone pools block: more
   concurrent operations than ``connection_pool_size`` wait (up to ``socket_timeout``)
   for a connection rather than fail.
 * ``local_cache_*``: redis-py's client-side caching (RESP3 ``cache_config``) does not
@@ -639,8 +639,10 @@ class RedisCheckpointManager(BaseCheckpointManager):
             "socket_timeout": p.socket_timeout,
             "socket_connect_timeout": p.connection_timeout,
             # One immediate retry replaces a pooled connection the server closed; no
-            # backoff so that a dead server fails within the configured timeouts.
-            "retry": retry_cls(NoBackoff(), 1),
+            # backoff so that a dead server fails within the configured timeouts. Not after a
+            # timeout: a server that accepts connections but does not answer would cost a
+            # new connection's handshake and a second timeout.
+            "retry": retry_cls(NoBackoff(), 1, supported_errors=(rexc.ConnectionError,)),
         }
         if p.password is not None:
             kwargs["password"] = p.password.get_secret_value()
@@ -1699,7 +1701,7 @@ class _DirectScripts:
     queue (blocking up to its timeout, a new connection for an empty slot), send the whole
     ``EVALSHA`` as one buffer, read the reply with the connection's own parser, put the
     connection back. Same guarantees: one immediate retry on a new connection after a
-    connection error or timeout (the configured ``Retry(NoBackoff(), 1)``), ``EVAL`` when the
+    connection error (the configured ``Retry(NoBackoff(), 1)``, never after a timeout), ``EVAL`` when the
     server answers NOSCRIPT, and a connection whose reply was not read in full is
     disconnected before it goes back. Used only where those pool internals exist (else, and
     after a fork, calls go through redis-py).
@@ -1737,7 +1739,7 @@ class _DirectScripts:
         try:
             try:
                 return self._send(pool, command)
-            except (rexc.ConnectionError, rexc.TimeoutError):
+            except rexc.ConnectionError:  # not after a timeout (see _client_kwargs)
                 return self._send(pool, command)  # the one retry, on a reconnected connection
         except rexc.NoScriptError:  # a restarted server's empty script cache
             return self._send(pool, _script_command(b"EVAL", src, keys, args, self._key_parts))
