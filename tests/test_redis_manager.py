@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Annotated
 
 import pytest
@@ -938,3 +942,30 @@ def test_a_cold_latest_read_is_one_round_trip(make_manager, encrypted):
     assert again == expected  # warm now: no elements asked for, all from the cache
     values, trips, _ = cold_read(cold_read_max_fields=5)  # too big for the one-trip read
     assert values == expected and trips > 1
+
+
+def test_async_cluster_use_from_successive_event_loops_reports_no_unclosed_client(redis_cluster):
+    """Each ``asyncio.run`` gets its own async client; the one of a closed loop is released
+    quietly. redis-py's RedisCluster otherwise reports "Unclosed RedisCluster client" (at
+    ERROR, through the next running loop's exception handler) in the user's stderr."""
+    nodes = [{"host": n.host, "port": n.port} for n in redis_cluster.nodes]
+    script = f"""
+import asyncio, gc
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph_ckpt_config.managers.redis import RedisCheckpointManager
+from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+m = RedisCheckpointManager({{"cluster_enabled": True, "cluster_nodes": {nodes!r}, "key_prefix": "loops:", "cleanup_interval": 0}})
+m.initialize()
+saver = ConfigCheckpointSaver(m)
+cfg = {{"configurable": {{"thread_id": "loops", "checkpoint_ns": ""}}}}
+asyncio.run(saver.aput(cfg, empty_checkpoint(), {{}}, {{}}))
+assert asyncio.run(saver.aget_tuple(cfg)) is not None
+gc.collect()
+m.close()
+gc.collect()
+print("done")
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0 and run.stdout.strip() == "done", run.stderr
+    assert "Unclosed" not in run.stderr, run.stderr
