@@ -352,7 +352,6 @@ def test_cluster_node_killed_fails_fast_then_recovers(tmp_path):
 
 
 def test_frozen_server_times_out_within_the_socket_timeout(tmp_path):
-    import os
     import signal
 
     server = RedisServer(free_port(), tmp_path).start()
