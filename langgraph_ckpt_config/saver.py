@@ -125,10 +125,12 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         #: (thread, ns, channel) -> the list last stored there, for the same option
         self._lists: OrderedDict[tuple[str, str, str], _RememberedList] = OrderedDict()
         self._memo_lock = threading.Lock()
-        #: serde -> elements it serialized before, by fingerprint of their state (the default
-        #: path). Per serde: a digest is only as good as the serde that made it. Shared with the
+        #: serde -> addressing scheme -> elements it serialized before, by fingerprint of their
+        #: state (the default path). Per serde: a digest is only as good as the serde that made
+        #: it; per scheme (``manager.element_scheme``: unkeyed, or keyed under one encryption
+        #: key): a digest is only an address under the scheme that computed it. Shared with the
         #: clones ``with_allowlist`` makes (``compile()``), each keeping its own serde.
-        self._fingerprints: weakref.WeakKeyDictionary[Any, FingerprintMemo] = weakref.WeakKeyDictionary()
+        self._fingerprints: weakref.WeakKeyDictionary[Any, dict[bytes | None, FingerprintMemo]] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ConfigCheckpointSaver:
@@ -219,7 +221,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         """Linear storage: a tree manifest plus each element and list node not yet stored.
 
         Each element is serialized on its own by the serde and content-addressed by a
-        blake2b-128 of its type and bytes, so a message shared by every later version of
+        blake2b-128 of its type and bytes (keyed per thread when the store is encrypted:
+        ``manager.element_key``), so a message shared by every later version of
         the list is stored once per thread; the nodes grouping a list's unchanged prefix
         are shared the same way (docs/design.md, "Linear storage"). An element whose
         fingerprint (element_memo.py) is unchanged since this process serialized it keeps
@@ -233,6 +236,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
         hashes: list[str] = list(previous.hashes) if previous is not None else []
         memo = self._fingerprint_memo(serde)
+        key = manager.element_key(thread_id)
         todo = value if previous is None else value[len(hashes) :]
         # Elements unchanged since this process serialized them (element_memo.py), and
         # whether the thread holds them: one pass each, before the per-element loop.
@@ -251,7 +255,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             # a bytearray inside a list comes back as bytes from every saver that serializes the
             # list whole (msgpack has one binary type); the serde keeps a top-level one as is
             typ, raw = serde.dumps_typed(bytes(element) if type(element) is bytearray else element)
-            digest = element_digest(typ, raw)
+            digest = element_digest(typ, raw, key)
             hashes.append(digest)
             if fp is not None:
                 memo.remember(element, fp, digest)  # type: ignore[union-attr]
@@ -262,9 +266,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 out.append((ELEMENT_CHANNEL, digest, typ, raw))
         tree = previous if previous is not None else self._stored_tree(thread_id, ns, channel, hashes)
         if tree is not None and tree.levels is not None:  # only the nodes completed since are new
-            body, nodes, levels = build_manifest(hashes, tree.levels, len(tree.hashes))
+            body, nodes, levels = build_manifest(hashes, tree.levels, len(tree.hashes), key=key)
         else:
-            body, nodes, levels = build_manifest(hashes)
+            body, nodes, levels = build_manifest(hashes, key=key)
         for digest, node in nodes:
             if digest in queued or manager.element_known(thread_id, ns, digest):
                 continue
@@ -279,14 +283,21 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         return out
 
     def _fingerprint_memo(self, serde: Any) -> FingerprintMemo | None:
+        """The memo of ``serde`` for the manager's addressing scheme (one dict lookup more than
+        a memo per serde alone; a scheme never sees the other's digests)."""
+        scheme = self.manager.element_scheme
         try:
-            memo = self._fingerprints.get(serde)
-            if memo is None:
+            memos = self._fingerprints.get(serde)
+            if memos is None:
                 with self._memo_lock:
-                    memo = self._fingerprints.setdefault(serde, FingerprintMemo(_FINGERPRINT_MEMO_BYTES))
-            return memo
+                    memos = self._fingerprints.setdefault(serde, {})
         except TypeError:  # a serde that cannot be weakly referenced: no memo, serialize every time
             return None
+        memo = memos.get(scheme)
+        if memo is None:
+            with self._memo_lock:
+                memo = memos.setdefault(scheme, FingerprintMemo(_FINGERPRINT_MEMO_BYTES))
+        return memo
 
     def _stored_tree(self, thread_id: str, ns: str, channel: str, hashes: list[str]) -> _RememberedList | None:
         """The tree this saver last stored for the channel, when ``hashes`` (the new list's

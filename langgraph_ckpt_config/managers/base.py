@@ -59,6 +59,7 @@ from langgraph_ckpt_config.managers.listtree import (
     expand,
     manifest_entries,
     node_entries,
+    thread_address_key,
 )
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
@@ -384,6 +385,9 @@ class BaseCheckpointManager(ICheckpointManager):
         #: opened record and pending-write payloads: key -> (checksum, raw), see _open_cached
         self._opened_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
+        #: the subkey list elements are addressed under (encrypted stores), see element_key
+        self._address_key: bytes | None = None
+        self._element_scheme: bytes | None = None
         self._element_ttl: float | None = None
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
         #: writes without a gap long enough for the thread to have expired in between)
@@ -424,6 +428,8 @@ class BaseCheckpointManager(ICheckpointManager):
             from langgraph_ckpt_config.codecs import CodecPipeline, get_serializer
 
             self.pipeline = CodecPipeline.from_parameters(self.params)
+            self._address_key = key = self.pipeline.address_key
+            self._element_scheme = hashlib.blake2b(key, digest_size=16, person=b"lgc:scheme").digest() if key else None
             #: the backend's key expiry (Redis ``ttl``), read once: element_known runs per element
             self._element_ttl = getattr(self.params, "ttl", None) or None
             self.serializer = get_serializer(
@@ -1080,6 +1086,25 @@ class BaseCheckpointManager(ICheckpointManager):
             return [self.element_known(thread_id, ns, d) for d in digests]
         members = self._known_elements.members
         return [(thread_id, ns, d) in members for d in digests]
+
+    def element_key(self, thread_id: str) -> bytes | None:
+        """The key new list elements and nodes of the thread are addressed under
+        (``listtree.element_digest``): None (unkeyed blake2b) unless new records are
+        encrypted, then a subkey of the primary key bound to the thread, so an address
+        reveals nothing of the element without the key (docs/design.md, "Linear storage")."""
+        if not self._initialized:
+            self._require_open()
+        key = self._address_key
+        return thread_address_key(key, thread_id) if key is not None else None
+
+    @property
+    def element_scheme(self) -> bytes | None:
+        """Identifies how this manager addresses new elements (None: unkeyed), so that a
+        digest computed for one scheme is never reused for another (the adapter keeps its
+        element memos per scheme). Not secret material: a hash of the address subkey."""
+        if not self._initialized:
+            self._require_open()
+        return self._element_scheme
 
     def element_generation(self, thread_id: str) -> int:
         """Changes whenever this process removed elements of the thread (prune, retention,
