@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
+import itertools
 import hashlib
 import json
 import logging
@@ -61,6 +63,7 @@ from langgraph_ckpt_config.managers.listtree import (
     node_entries,
     thread_address_key,
 )
+from langgraph_ckpt_config.managers import sealed_metadata
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     EMPTY_BLOB_TYPE,
@@ -81,6 +84,7 @@ T = TypeVar("T")
 #: Metadata keys LangGraph's retention logic reads; always kept in plaintext
 #: (they are counters and ids, not state) so retention works with encryption on.
 STRUCTURAL_METADATA_KEYS = frozenset({"counters_since_delta_snapshot", "step", "source", "run_id"})
+_MISSING = object()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -95,6 +99,11 @@ def _aad(*parts: str | int | float) -> bytes:
         out += len(raw).to_bytes(4, "big")
         out += raw
     return bytes(out)
+
+
+def _metadata_matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """``records.record_matches``'s metadata rule (a missing key matches None)."""
+    return all(metadata.get(key) == value for key, value in wanted.items())
 
 
 def _check_id(value: Any, what: str) -> str:
@@ -805,11 +814,82 @@ class BaseCheckpointManager(ICheckpointManager):
         return {k: v for k, v in safe.items() if k in allowed}
 
     def can_filter_in_store(self, keys: Iterable[str]) -> bool:
-        """Whether a metadata filter on ``keys`` can be answered from plaintext metadata."""
-        if not self.pipeline.is_encrypted:
+        """Whether a metadata filter on ``keys`` can be answered from plaintext metadata.
+
+        Always when no keys are configured. With keys -- encryption on, or switched off with
+        the old keys kept for reading -- the store may hold records written encrypted, whose
+        plaintext metadata has only the filterable and structural keys: a filter on another
+        key must then be checked against the sealed metadata, after opening each record."""
+        if not self.pipeline.has_keys:
             return True
         allowed = set(self.params.client_encryption.filterable_metadata) | STRUCTURAL_METADATA_KEYS
         return set(keys) <= allowed
+
+    def _with_payload(self, rec: StoredRecord) -> StoredRecord:
+        if rec.payload is not None:
+            return rec
+        found = self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+        if found is None:
+            raise CheckpointNotFoundError(f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r} is gone")
+        return found
+
+    def _sealed_metadata(self, kind: str, payload_type: str, raw: bytes) -> dict[str, Any]:
+        """The metadata an opened payload carries (``sealed_metadata.py``); {} when none or
+        unreadable by ``self.serde``. Only its JSON-representable part: what the manager API shows."""
+        if sealed_metadata.has_envelope(payload_type):
+            return sealed_metadata.unwrap(payload_type, raw)[2] or {}
+        if kind == RecordKind.LANGGRAPH.value:
+            found = sealed_metadata.langgraph_metadata(self.serde, payload_type, raw)
+            return _json_safe(found) if found else {}
+        return {}
+
+    def _full_metadata(self, rec: StoredRecord) -> dict[str, Any]:
+        """A record's whole metadata for the manager API: the plaintext column, completed by what
+        the payload seals when it may hold more (an envelope; a LangGraph checkpoint of a store
+        with keys configured, which may have been written encrypted). The plaintext column wins
+        for the keys it has (``update_checkpoint_metadata`` of an unencrypted store sets only it).
+        A record that cannot be opened shows its plaintext metadata."""
+        listed = dict(rec.metadata)
+        if not (
+            sealed_metadata.has_envelope(rec.payload_type)
+            or (rec.kind == RecordKind.LANGGRAPH.value and self.pipeline.has_keys)
+        ):
+            return listed
+        try:
+            rec = self._with_payload(rec)
+            sealed = self._sealed_metadata(rec.kind, rec.payload_type, self._open_record(rec))
+        except CkptError:
+            return listed
+        return {**sealed, **listed}
+
+    def _apply_plaintext_rule(
+        self, kind: str, payload_type: str, raw: bytes, listed: Mapping[str, Any], *, strict: bool
+    ) -> tuple[str, bytes, dict[str, Any]]:
+        """``(payload_type, raw, plaintext metadata)`` for storing a record under this manager's
+        rule (``plaintext_metadata``), whatever rule it was written under: the whole metadata is
+        what the payload seals completed by ``listed`` (the plaintext it came with); keys withheld
+        from plaintext that the payload does not seal yet are sealed into it (an envelope for a
+        data record, the checkpoint document of a LangGraph one). A LangGraph payload ``self.serde``
+        cannot read cannot take them: ``strict`` raises, else they are dropped with a warning."""
+        sealed = self._sealed_metadata(kind, payload_type, raw)
+        full = {**sealed, **listed}
+        plain = self.plaintext_metadata(full)
+        unsealed = {k: v for k, v in full.items() if k not in plain and sealed.get(k, _MISSING) != v}
+        if not unsealed:
+            return payload_type, raw, plain
+        if kind != RecordKind.LANGGRAPH.value:
+            return (*sealed_metadata.wrap(payload_type, raw, full), plain)
+        resealed = sealed_metadata.reseal_langgraph(self.serde, payload_type, raw, unsealed)
+        if resealed is not None:
+            return (*resealed, plain)
+        message = (
+            f"metadata keys {sorted(unsealed)} are not filterable (client_encryption.filterable_metadata) "
+            "and the checkpoint's payload cannot be read by the manager's serde to seal them"
+        )
+        if strict:
+            raise InvalidInputError(message)
+        logger.warning("%s: they are not stored", message)
+        return payload_type, raw, plain
 
     def put_langgraph_checkpoint(self, **kwargs: Any) -> None:
         """Store one LangGraph checkpoint and the channel values it introduces.
@@ -1239,7 +1319,10 @@ class BaseCheckpointManager(ICheckpointManager):
         records.sort(key=lambda r: (r.checkpoint_ns, r.checkpoint_id))
         for rec in records:
             ns = rec.checkpoint_ns
-            payload = self._open_record(rec)
+            # this config's plaintext rule, whatever the source record was written under
+            payload_type, payload, plain = self._apply_plaintext_rule(
+                rec.kind, rec.payload_type, self._open_record(rec), rec.metadata, strict=False
+            )
             blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
             hashes = self._element_closure(
                 source_thread_id,
@@ -1262,7 +1345,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 parent_checkpoint_id=rec.parent_checkpoint_id,
                 workflow_id=rec.workflow_id,
                 kind=rec.kind,
-                payload_type=rec.payload_type,
+                payload_type=payload_type,
                 payload=sealed,
                 checksum=checksum,
                 size=rec.size,
@@ -1270,7 +1353,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 updated_at=time.time(),
                 status=rec.status,
                 tags=list(rec.tags),
-                metadata=dict(rec.metadata),
+                metadata=plain,
                 channel_versions=dict(rec.channel_versions),
             )
             self._write_checkpoint(copy, new_blobs)
@@ -1492,6 +1575,9 @@ class BaseCheckpointManager(ICheckpointManager):
             json.dumps(md)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
+        plain = self.plaintext_metadata(md)
+        if plain != md:  # keys withheld from plaintext (client encryption): sealed with the data
+            payload_type, raw = sealed_metadata.wrap(payload_type, raw, md)
         sealed, checksum = self._seal(raw, self._record_aad(thread_id, "", checkpoint_id))
         now = time.time()
         record = StoredRecord(
@@ -1509,13 +1595,15 @@ class BaseCheckpointManager(ICheckpointManager):
             updated_at=now,
             status=CheckpointStatus.ACTIVE.value,
             tags=list(tags or []),
-            metadata=md,
+            metadata=plain,
             channel_versions={},
         )
         self._write_checkpoint(record, [])
         self._count("checkpoints_written")
         self._after_write(thread_id, "")
-        return self._to_metadata(record)
+        meta = self._to_metadata(record)
+        meta.metadata = md
+        return meta
 
     def _resolve(self, checkpoint_id: str, thread_id: str | None, checkpoint_ns: str) -> StoredRecord:
         _check_id(checkpoint_id, "checkpoint_id")
@@ -1558,6 +1646,7 @@ class BaseCheckpointManager(ICheckpointManager):
         return self._decode_data(rec.payload_type, raw)
 
     def _decode_data(self, payload_type: str, raw: bytes) -> dict[str, Any] | bytes:
+        payload_type, raw, _ = sealed_metadata.unwrap(payload_type, raw)
         if payload_type == "data:bytes":
             return raw
         from langgraph_ckpt_config.codecs import get_serializer
@@ -1613,26 +1702,41 @@ class BaseCheckpointManager(ICheckpointManager):
             raise InvalidInputError(f"limit must be a non-negative integer, got {limit!r}")
         if offset is not None and (not isinstance(offset, int) or offset < 0):
             raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+        in_store = not metadata or self.can_filter_in_store(metadata)
         query = RecordQuery(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
             workflow_id=workflow_id,
             status=CheckpointStatus(status).value if status is not None else None,
             tags=tags,
-            metadata=metadata,
+            metadata=metadata if in_store else None,
             order=order,  # type: ignore[arg-type]
-            limit=limit,
-            offset=offset or 0,
+            limit=limit if in_store else None,
+            offset=(offset or 0) if in_store else 0,
             include_payload=False,
         )
-        return [self._to_metadata(r) for r in self._query_records(query)]
+        records: Iterable[StoredRecord] = self._query_records(query)
+        if not in_store:  # keys that records written encrypted keep sealed: checked after opening
+            assert metadata is not None
+            records = itertools.islice(
+                (r for r in records if _metadata_matches(self._full_metadata(r), metadata)),
+                offset or 0,
+                None if limit is None else (offset or 0) + limit,
+            )
+        return [self._to_metadata(r) for r in records]
 
     def get_checkpoint_metadata(
         self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = ""
     ) -> CheckpointMetadata | None:
+        """The record's whole metadata (with client encryption, also the keys kept sealed in its
+        payload; ``list_checkpoints`` shows the plaintext part only)."""
         self._require_open()
         rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
-        return self._to_metadata(rec) if rec else None
+        if rec is None:
+            return None
+        meta = self._to_metadata(rec)
+        meta.metadata = self._full_metadata(rec)
+        return meta
 
     def update_checkpoint_metadata(
         self, checkpoint_id: str, metadata: dict[str, Any], *, thread_id: str | None = None, checkpoint_ns: str = ""
@@ -1646,9 +1750,31 @@ class BaseCheckpointManager(ICheckpointManager):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
         merged = {**rec.metadata, **metadata}
-        return self._update_record(
-            rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=merged, updated_at=time.time()
+        if not (self.pipeline.has_keys or sealed_metadata.has_envelope(rec.payload_type)):
+            # nothing sealed nor withheld: the plaintext column is the whole metadata
+            return self._update_record(
+                rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=merged, updated_at=time.time()
+            )
+        return self._update_sealed_metadata(self._with_payload(rec), merged)
+
+    def _update_sealed_metadata(self, rec: StoredRecord, merged: Mapping[str, Any]) -> bool:
+        """``update_checkpoint_metadata`` under client encryption: keys withheld from plaintext go
+        into the sealed payload (re-sealed, same associated data), the rest into the column."""
+        raw = self._open_record(rec)
+        payload_type, new_raw, plain = self._apply_plaintext_rule(rec.kind, rec.payload_type, raw, merged, strict=True)
+        now = time.time()
+        if new_raw is raw:
+            return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=plain, updated_at=now)
+        sealed, checksum = self._seal(new_raw, self._record_aad(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+        assert rec.payload is not None
+        self._write_checkpoint(
+            dataclasses.replace(
+                rec, payload_type=payload_type, payload=sealed, checksum=checksum, metadata=plain, updated_at=now,
+                size=rec.size - len(rec.payload) + len(sealed),
+            ),
+            [],
         )
+        return True
 
     def _set_status(self, checkpoint_id: str, status: CheckpointStatus, thread_id: str | None, ns: str) -> bool:
         self._require_open()
@@ -1941,10 +2067,13 @@ class BaseCheckpointManager(ICheckpointManager):
             (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", "") if typ == EMPTY_BLOB_TYPE else self.seal_blob(tid, ns, ch, ver, typ, raw))
             for ch, ver, typ, raw in item.blobs
         ]
-        sealed, checksum = self._seal(item.raw, self._record_aad(tid, ns, cid))
         md = dict(fields.get("metadata") or {})
         if metadata:
             md.update(metadata)
+        kind = fields.get("kind", RecordKind.DATA.value)
+        # this store's plaintext rule, whatever the source's was (sealed metadata completes it)
+        payload_type, raw, plain = self._apply_plaintext_rule(kind, fields["payload_type"], item.raw, md, strict=False)
+        sealed, checksum = self._seal(raw, self._record_aad(tid, ns, cid))
         now = time.time()
         status = fields.get("status", CheckpointStatus.ACTIVE.value)
         record = StoredRecord(
@@ -1953,8 +2082,8 @@ class BaseCheckpointManager(ICheckpointManager):
             checkpoint_id=cid,
             parent_checkpoint_id=fields.get("parent_checkpoint_id"),
             workflow_id=fields.get("workflow_id") or self.params.default_workflow_id,
-            kind=fields.get("kind", RecordKind.DATA.value),
-            payload_type=fields["payload_type"],
+            kind=kind,
+            payload_type=payload_type,
             payload=sealed,
             checksum=checksum,
             size=len(sealed) + sum(len(b.payload) for _, b in blobs if _first_time(counted, (tid, ns, b.channel, str(b.version)))),
@@ -1962,7 +2091,7 @@ class BaseCheckpointManager(ICheckpointManager):
             updated_at=now,
             status=CheckpointStatus.ACTIVE.value if status == CheckpointStatus.CORRUPTED.value else status,
             tags=list(fields.get("tags") or []),
-            metadata=md,
+            metadata=plain,
             channel_versions=dict(fields.get("channel_versions") or {}),
         )
         self._write_checkpoint(record, blobs)
