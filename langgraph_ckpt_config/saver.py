@@ -42,7 +42,7 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.element_memo import FingerprintMemo
-from langgraph_ckpt_config.errors import InvalidInputError, StaleElementsError
+from langgraph_ckpt_config.errors import CkptError, IntegrityError, InvalidInputError, StaleElementsError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, DeltaStep, OpenedBundle
 from langgraph_ckpt_config.managers.interfaces import RecordKind
 from langgraph_ckpt_config.managers.listtree import (
@@ -95,6 +95,22 @@ def _in_a_run(configurable: Mapping[str, Any]) -> bool:
     ``configurable`` under ``__pregel_*`` keys. Only a performance hint: a wrong answer costs
     a needless fingerprint or a needless serialization, never correctness."""
     return any(key.startswith("__pregel_") for key in configurable)
+
+
+def _versions_mismatch(bundle: OpenedBundle, versions: Mapping[str, Any]) -> IntegrityError:
+    """The sealed checkpoint names channel versions other than the record's plaintext
+    ``channel_versions`` (which chose the blobs read), or a blob it names is missing: never
+    a state silently missing a channel."""
+    rec = bundle.record
+    stored = rec.channel_versions
+    channels = sorted(
+        {ch for ch in {*versions, *stored} if versions.get(ch) != stored.get(ch)}
+        | {ch for ch, ver in versions.items() if (ch, ver) not in bundle.blobs}
+    )
+    return IntegrityError(
+        f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: the stored channel versions do not match "
+        f"the sealed checkpoint's, or a value is missing, for channel(s) {channels}"
+    )
 
 
 def _created_at(checkpoint: Checkpoint) -> float:
@@ -398,17 +414,36 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         """The tuple LangGraph expects. ``resume``: for a ``get_tuple`` a graph run continues
         from -- the list elements loaded are fingerprinted (element_memo.py) so that the run's
         next ``put`` does not serialize them again. Other reads (``list``, ``get_state``, an
-        operator's ``get_tuple``) skip that cost."""
+        operator's ``get_tuple``) skip that cost.
+
+        Stored bytes the serde cannot decode -- a type it does not know or bytes that are not of
+        their type, i.e. a damaged plaintext ``payload_type`` (verified bytes are the ones
+        written) -- are an ``IntegrityError`` naming the checkpoint, like any other damage."""
+        try:
+            return self._build_tuple(bundle, doc, resume)
+        except (NotImplementedError, ValueError) as exc:  # "unknown serialization type", a parse error
+            if isinstance(exc, CkptError):
+                raise
+            rec = bundle.record
+            raise IntegrityError(
+                f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: a stored value cannot be decoded "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def _build_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None, resume: bool) -> CheckpointTuple:
         serde = self.serde
         rec = bundle.record
         if doc is None:
             doc = serde.loads_typed((rec.payload_type, bundle.payload))
         checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
+        blobs = bundle.blobs
+        if rec.channel_versions != versions or len(blobs) != len(versions):
+            raise _versions_mismatch(bundle, versions)
         checkpoint["channel_values"] = {
             channel: self._value(bundle, typ, raw, channel, resume)
-            for (channel, version), (typ, raw) in bundle.blobs.items()
-            if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
+            for (channel, version), (typ, raw) in blobs.items()
+            if typ != EMPTY_BLOB_TYPE
         }
         config: RunnableConfig = {
             "configurable": {
@@ -454,7 +489,11 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         for bundle in bundles:
             if limit is not None and count >= limit:
                 return
-            doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
+            try:
+                doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
+            except (NotImplementedError, ValueError):
+                yield self._to_tuple(bundle)  # raises IntegrityError naming the checkpoint
+                return
             if post_filter and not all(doc["metadata"].get(k) == v for k, v in post_filter.items()):
                 continue
             count += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import operator
 from pathlib import Path
@@ -297,3 +298,25 @@ def test_metadata_filters_still_work_after_encryption_is_switched_off(manager_fa
     assert not list(saver.list(_cfg("T"), filter={"user": "bob"}))
     # without keys nothing was written encrypted: the fast in-store path
     assert manager_factory().can_filter_in_store(["user"]) and not off.can_filter_in_store(["user"])
+
+
+def test_plaintext_channel_versions_pointing_elsewhere_are_an_integrity_error(manager_factory):
+    """The record's plaintext channel_versions choose the blobs read; pointed at an older,
+    existing version of a channel (outside the sealed payload), the read raises instead of
+    returning a state without (or with another value of) that channel, and verify reports it."""
+    from langgraph_ckpt_config.errors import IntegrityError
+
+    manager = manager_factory()
+    graph = _chat(ConfigCheckpointSaver(manager), "cv", 2)
+    records = manager.query_records(RecordQuery(thread_id="cv"))
+    head, older = records[0], next(r for r in records[1:] if r.channel_versions.get("turns") != records[0].channel_versions.get("turns"))
+    tampered = dataclasses.replace(head, channel_versions={**head.channel_versions, "turns": older.channel_versions["turns"]})
+    manager._write_checkpoint(tampered, [])
+    manager._blob_cache.clear()
+    manager._opened_cache.clear()
+    fresh = chat_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
+    with pytest.raises(IntegrityError, match=r"checkpoint '.*' of thread 'cv'.*\['turns'\]"):
+        fresh.get_state(_cfg("cv"))
+    report = manager.verify_report(head.checkpoint_id, thread_id="cv")
+    assert any("channel_versions" in p and "turns" in p for p in report["problems"])
+    assert graph is not None
