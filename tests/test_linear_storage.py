@@ -606,3 +606,31 @@ def test_element_memos_are_kept_per_addressing_scheme(manager_factory):
     assert len(keyed) == len(unkeyed) and not keyed & unkeyed
     assert graph.get_state({"configurable": {"thread_id": "e"}}).values["items"] == items
     assert len(saver._fingerprints[saver.serde]) == 2 if saver.serde in saver._fingerprints else True
+
+
+def test_import_into_an_encrypted_store_readdresses_the_files_elements(manager_factory):
+    """`lgckpt import`/`migrate` from an unencrypted store: the file's unkeyed addresses are not
+    written into the encrypted store; the thread reads back and goes on as before."""
+    from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
+
+    items = [f"secret {i}" for i in range(19)]
+    source = MemoryCheckpointManager({"cleanup_interval": 0})
+    source.initialize()
+    cfg = {"configurable": {"thread_id": "m"}}
+    plain_graph = _graph(ConfigCheckpointSaver(source))
+    plain_graph.invoke({"items": items[:9]}, cfg)
+    plain_graph.invoke({"items": items}, cfg)
+    unkeyed = {h for _, h in _element_keys(source, "m")}
+    enc = manager_factory(client_encryption={"enabled": True, "keys": _K1})
+    enc.import_document(source.export_threads(["m"]))
+    stored = {h for _, h in _element_keys(enc, "m")}
+    assert stored and not stored & unkeyed and not stored & _unkeyed_addresses(items)
+    assert not any(h.encode() in _sqlite_file_bytes(enc) for h in unkeyed)
+    graph = _graph(ConfigCheckpointSaver(enc))
+    history = [s.values.get("items") for s in graph.get_state_history(cfg)]
+    assert history == [s.values.get("items") for s in plain_graph.get_state_history(cfg)] and items in history
+    for rec in enc.query_records(RecordQuery(thread_id="m", include_payload=False)):
+        assert enc.verify_checkpoint(rec.checkpoint_id, thread_id="m")
+    graph.invoke({"items": items + ["more"]}, cfg)  # the nodes of the imported tree are reused
+    assert graph.get_state(cfg).values["items"] == items + ["more"]
+    assert _element_keys(enc, "m") == _referenced(enc, "m")

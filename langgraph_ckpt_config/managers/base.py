@@ -57,8 +57,12 @@ from langgraph_ckpt_config.managers.interfaces import (
 from langgraph_ckpt_config.managers.listtree import (
     MANIFEST_TYPES,
     NODE_TYPE,
+    TREE_MANIFEST_TYPE,
+    build_manifest,
     closure,
+    element_digest,
     expand,
+    expand_digests,
     manifest_entries,
     node_entries,
     thread_address_key,
@@ -736,6 +740,8 @@ class BaseCheckpointManager(ICheckpointManager):
         return raw
 
     def _open_record(self, record: StoredRecord) -> bytes:
+        if record.damage is not None:
+            raise IntegrityError(f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r}: {record.damage}")
         if record.status == CheckpointStatus.CORRUPTED.value:
             raise IntegrityError(
                 f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} is marked corrupted by a "
@@ -1818,7 +1824,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 "problems": [f"record: {exc}"],
                 "marked_corrupted": True,
             }
-        problems: list[str] = []
+        problems: list[str] = [f"record: {rec.damage}"] if rec.damage is not None else []
         key_problems: list[str] = []
         tid, ns, cid = rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id
 
@@ -1839,6 +1845,8 @@ class BaseCheckpointManager(ICheckpointManager):
 
         assert rec.payload is not None
         check(rec.payload, rec.checksum, self._record_aad(tid, ns, cid), "payload")
+        if rec.kind == RecordKind.LANGGRAPH.value and not problems and not key_problems:
+            problems += self._verify_channel_versions(rec)
         if rec.kind == RecordKind.LANGGRAPH.value:
             blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
             for ch, ver in rec.channel_versions.items():
@@ -1872,6 +1880,20 @@ class BaseCheckpointManager(ICheckpointManager):
             "problems": problems + key_problems,
             "marked_corrupted": bool(problems),
         }
+
+    def _verify_channel_versions(self, rec: StoredRecord) -> list[str]:
+        """The record's plaintext ``channel_versions`` (which choose the blobs read) against the
+        sealed checkpoint's, when ``self.serde`` can read the payload (the payload just verified)."""
+        try:
+            raw = self.pipeline.open(rec.payload, self._record_aad(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+            doc = self.serde.loads_typed((rec.payload_type, raw))
+            sealed = doc["checkpoint"]["channel_versions"]
+        except Exception:  # another serde's payload, or not a saver's document: nothing to compare
+            return []
+        if not isinstance(sealed, dict) or sealed == rec.channel_versions:
+            return []
+        differing = sorted(ch for ch in {*sealed, *rec.channel_versions} if sealed.get(ch) != rec.channel_versions.get(ch))
+        return [f"channel_versions: the plaintext versions differ from the sealed checkpoint's for {differing}"]
 
     def _verify_elements(self, tid: str, ns: str, ch: str, ver: ChannelVersion, blob: StoredBlob, check) -> list[str]:
         """Problems with the list elements a manifest names (missing ones; ``check`` reports damage)."""
@@ -2048,8 +2070,9 @@ class BaseCheckpointManager(ICheckpointManager):
             )
         imported: list[tuple[str, str, str]] = []
         counted: set[tuple[str, str, str, Any]] = set()
+        addresses: dict[tuple[str, str], str] = {}
         for item, (tid, ns, cid) in todo:
-            self._import_item(item, tid, ns, cid, metadata, counted)
+            self._import_item(item, tid, ns, cid, metadata, counted, addresses)
             imported.append((tid, ns, cid))
             if progress is not None:
                 progress()
@@ -2057,15 +2080,16 @@ class BaseCheckpointManager(ICheckpointManager):
         return imported
 
     def _import_item(
-        self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None, counted: set
+        self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None, counted: set,
+        addresses: dict[tuple[str, str], str],
     ) -> None:
         """Write one checked record. ``counted``: the blobs whose bytes an earlier record of
         this import already counted in its ``size`` (as ``put`` counts a blob once, when the
-        checkpoint that first stores it is written)."""
+        checkpoint that first stores it is written); ``addresses``: see ``_readdressed``."""
         fields = item.fields
         blobs = [
             (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", "") if typ == EMPTY_BLOB_TYPE else self.seal_blob(tid, ns, ch, ver, typ, raw))
-            for ch, ver, typ, raw in item.blobs
+            for ch, ver, typ, raw in self._readdressed(tid, item.blobs, addresses)
         ]
         md = dict(fields.get("metadata") or {})
         if metadata:
@@ -2097,6 +2121,44 @@ class BaseCheckpointManager(ICheckpointManager):
         self._write_checkpoint(record, blobs)
         if item.writes:
             self.put_langgraph_writes(thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, writes=item.writes, replace=True)
+
+    def _readdressed(
+        self, thread_id: str, blobs: Sequence[tuple[str, Any, str, bytes]], addresses: dict[tuple[str, str], str]
+    ) -> list[tuple[str, Any, str, bytes]]:
+        """An imported record's blobs with its list elements and nodes under this store's
+        addresses (``element_key``) when it encrypts: an export holds the source's addresses --
+        unkeyed ones from an unencrypted store, another key's, another thread's -- which must not
+        name content in an encrypted store. Manifests are rebuilt as tree manifests over the new
+        addresses. ``addresses``: (thread, file address) -> new address, shared by the records of
+        one import (an element is hashed once however many records name it)."""
+        key = self.element_key(thread_id)
+        if key is None or not any(blob[0] == ELEMENT_CHANNEL for blob in blobs):
+            return list(blobs)
+        elements = {ver: (typ, raw) for ch, ver, typ, raw in blobs if ch == ELEMENT_CHANNEL}
+        out: list[tuple[str, Any, str, bytes]] = []
+        added: set[str] = set()
+        for ch, ver, typ, raw in blobs:
+            if ch == ELEMENT_CHANNEL:
+                continue
+            if typ not in MANIFEST_TYPES:
+                out.append((ch, ver, typ, raw))
+                continue
+            new: list[str] = []
+            for old in expand_digests(typ, raw, elements):
+                address = addresses.get((thread_id, old))
+                if address is None:
+                    address = addresses[(thread_id, old)] = element_digest(*elements[old], key)
+                new.append(address)
+                if address not in added:
+                    added.add(address)
+                    out.append((ELEMENT_CHANNEL, address, *elements[old]))
+            body, nodes, _ = build_manifest(new, key=key)
+            out.append((ch, ver, TREE_MANIFEST_TYPE, body))
+            for address, node in nodes:
+                if address not in added:
+                    added.add(address)
+                    out.append((ELEMENT_CHANNEL, address, NODE_TYPE, node))
+        return out
 
     # ------------------------------------------------------------------ statistics
     def get_statistics(self) -> dict[str, Any]:
