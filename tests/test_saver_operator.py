@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
-
 from langchain_core.messages import HumanMessage
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.memory import InMemorySaver

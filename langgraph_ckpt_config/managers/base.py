@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import itertools
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -41,6 +41,7 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
     StaleElementsError,
 )
+from langgraph_ckpt_config.managers import sealed_metadata
 from langgraph_ckpt_config.managers.export_doc import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -67,7 +68,6 @@ from langgraph_ckpt_config.managers.listtree import (
     node_entries,
     thread_address_key,
 )
-from langgraph_ckpt_config.managers import sealed_metadata
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     EMPTY_BLOB_TYPE,
