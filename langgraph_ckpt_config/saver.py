@@ -113,6 +113,14 @@ def _versions_mismatch(bundle: OpenedBundle, versions: Mapping[str, Any]) -> Int
     )
 
 
+def _undecodable(bundle: OpenedBundle, exc: Exception) -> IntegrityError:
+    rec = bundle.record
+    return IntegrityError(
+        f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: a stored value cannot be decoded "
+        f"({type(exc).__name__}: {exc})"
+    )
+
+
 def _created_at(checkpoint: Checkpoint) -> float:
     try:
         return datetime.fromisoformat(checkpoint["ts"]).timestamp()
@@ -424,11 +432,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         except (NotImplementedError, ValueError) as exc:  # "unknown serialization type", a parse error
             if isinstance(exc, CkptError):
                 raise
-            rec = bundle.record
-            raise IntegrityError(
-                f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: a stored value cannot be decoded "
-                f"({type(exc).__name__}: {exc})"
-            ) from exc
+            raise _undecodable(bundle, exc) from exc
 
     def _build_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None, resume: bool) -> CheckpointTuple:
         serde = self.serde
@@ -491,9 +495,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 return
             try:
                 doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
-            except (NotImplementedError, ValueError):
-                yield self._to_tuple(bundle)  # raises IntegrityError naming the checkpoint
-                return
+            except (NotImplementedError, ValueError) as exc:
+                raise _undecodable(bundle, exc) from exc
             if post_filter and not all(doc["metadata"].get(k) == v for k, v in post_filter.items()):
                 continue
             count += 1
