@@ -44,7 +44,7 @@ from langgraph.checkpoint.base import (
 )
 
 from langgraph_ckpt_config.element_memo import FingerprintMemo
-from langgraph_ckpt_config.errors import InvalidInputError, StaleElementsError
+from langgraph_ckpt_config.errors import CkptError, IntegrityError, InvalidInputError, StaleElementsError
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager, DeltaStep, OpenedBundle
 from langgraph_ckpt_config.managers.interfaces import RecordKind
 from langgraph_ckpt_config.managers.listtree import (
@@ -101,6 +101,30 @@ def _in_a_run(configurable: Mapping[str, Any]) -> bool:
     return any(key.startswith("__pregel_") for key in configurable)
 
 
+def _versions_mismatch(bundle: OpenedBundle, versions: Mapping[str, Any]) -> IntegrityError:
+    """The sealed checkpoint names channel versions other than the record's plaintext
+    ``channel_versions`` (which chose the blobs read), or a blob it names is missing: never
+    a state silently missing a channel."""
+    rec = bundle.record
+    stored = rec.channel_versions
+    channels = sorted(
+        {ch for ch in {*versions, *stored} if versions.get(ch) != stored.get(ch)}
+        | {ch for ch, ver in versions.items() if (ch, ver) not in bundle.blobs}
+    )
+    return IntegrityError(
+        f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: the stored channel versions do not match "
+        f"the sealed checkpoint's, or a value is missing, for channel(s) {channels}"
+    )
+
+
+def _undecodable(bundle: OpenedBundle, exc: Exception) -> IntegrityError:
+    rec = bundle.record
+    return IntegrityError(
+        f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: a stored value cannot be decoded "
+        f"({type(exc).__name__}: {exc})"
+    )
+
+
 def _created_at(checkpoint: Checkpoint) -> float:
     try:
         return datetime.fromisoformat(checkpoint["ts"]).timestamp()
@@ -129,10 +153,12 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         #: (thread, ns, channel) -> the list last stored there, for the same option
         self._lists: OrderedDict[tuple[str, str, str], _RememberedList] = OrderedDict()
         self._memo_lock = threading.Lock()
-        #: serde -> elements it serialized before, by fingerprint of their state (the default
-        #: path). Per serde: a digest is only as good as the serde that made it. Shared with the
+        #: serde -> addressing scheme -> elements it serialized before, by fingerprint of their
+        #: state (the default path). Per serde: a digest is only as good as the serde that made
+        #: it; per scheme (``manager.element_scheme``: unkeyed, or keyed under one encryption
+        #: key): a digest is only an address under the scheme that computed it. Shared with the
         #: clones ``with_allowlist`` makes (``compile()``), each keeping its own serde.
-        self._fingerprints: weakref.WeakKeyDictionary[Any, FingerprintMemo] = weakref.WeakKeyDictionary()
+        self._fingerprints: weakref.WeakKeyDictionary[Any, dict[bytes | None, FingerprintMemo]] = weakref.WeakKeyDictionary()
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> ConfigCheckpointSaver:
@@ -223,7 +249,8 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         """Linear storage: a tree manifest plus each element and list node not yet stored.
 
         Each element is serialized on its own by the serde and content-addressed by a
-        blake2b-128 of its type and bytes, so a message shared by every later version of
+        blake2b-128 of its type and bytes (keyed per thread when the store is encrypted:
+        ``manager.element_key``), so a message shared by every later version of
         the list is stored once per thread; the nodes grouping a list's unchanged prefix
         are shared the same way (docs/design.md, "Linear storage"). An element whose
         fingerprint (element_memo.py) is unchanged since this process serialized it keeps
@@ -237,6 +264,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         previous = self._previous_list(thread_id, ns, channel, value) if reuse else None
         hashes: list[str] = list(previous.hashes) if previous is not None else []
         memo = self._fingerprint_memo(serde)
+        key = manager.element_key(thread_id)
         todo = value if previous is None else value[len(hashes) :]
         # Elements unchanged since this process serialized them (element_memo.py), and
         # whether the thread holds them: one pass each, before the per-element loop.
@@ -255,7 +283,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             # a bytearray inside a list comes back as bytes from every saver that serializes the
             # list whole (msgpack has one binary type); the serde keeps a top-level one as is
             typ, raw = serde.dumps_typed(bytes(element) if type(element) is bytearray else element)
-            digest = element_digest(typ, raw)
+            digest = element_digest(typ, raw, key)
             hashes.append(digest)
             if fp is not None:
                 memo.remember(element, fp, digest)  # type: ignore[union-attr]
@@ -266,9 +294,9 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
                 out.append((ELEMENT_CHANNEL, digest, typ, raw))
         tree = previous if previous is not None else self._stored_tree(thread_id, ns, channel, hashes)
         if tree is not None and tree.levels is not None:  # only the nodes completed since are new
-            body, nodes, levels = build_manifest(hashes, tree.levels, len(tree.hashes))
+            body, nodes, levels = build_manifest(hashes, tree.levels, len(tree.hashes), key=key)
         else:
-            body, nodes, levels = build_manifest(hashes)
+            body, nodes, levels = build_manifest(hashes, key=key)
         for digest, node in nodes:
             if digest in queued or manager.element_known(thread_id, ns, digest):
                 continue
@@ -283,14 +311,21 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         return out
 
     def _fingerprint_memo(self, serde: Any) -> FingerprintMemo | None:
+        """The memo of ``serde`` for the manager's addressing scheme (one dict lookup more than
+        a memo per serde alone; a scheme never sees the other's digests)."""
+        scheme = self.manager.element_scheme
         try:
-            memo = self._fingerprints.get(serde)
-            if memo is None:
+            memos = self._fingerprints.get(serde)
+            if memos is None:
                 with self._memo_lock:
-                    memo = self._fingerprints.setdefault(serde, FingerprintMemo(_FINGERPRINT_MEMO_BYTES))
-            return memo
+                    memos = self._fingerprints.setdefault(serde, {})
         except TypeError:  # a serde that cannot be weakly referenced: no memo, serialize every time
             return None
+        memo = memos.get(scheme)
+        if memo is None:
+            with self._memo_lock:
+                memo = memos.setdefault(scheme, FingerprintMemo(_FINGERPRINT_MEMO_BYTES))
+        return memo
 
     def _stored_tree(self, thread_id: str, ns: str, channel: str, hashes: list[str]) -> _RememberedList | None:
         """The tree this saver last stored for the channel, when ``hashes`` (the new list's
@@ -391,17 +426,32 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         """The tuple LangGraph expects. ``resume``: for a ``get_tuple`` a graph run continues
         from -- the list elements loaded are fingerprinted (element_memo.py) so that the run's
         next ``put`` does not serialize them again. Other reads (``list``, ``get_state``, an
-        operator's ``get_tuple``) skip that cost."""
+        operator's ``get_tuple``) skip that cost.
+
+        Stored bytes the serde cannot decode -- a type it does not know or bytes that are not of
+        their type, i.e. a damaged plaintext ``payload_type`` (verified bytes are the ones
+        written) -- are an ``IntegrityError`` naming the checkpoint, like any other damage."""
+        try:
+            return self._build_tuple(bundle, doc, resume)
+        except (NotImplementedError, ValueError) as exc:  # "unknown serialization type", a parse error
+            if isinstance(exc, CkptError):
+                raise
+            raise _undecodable(bundle, exc) from exc
+
+    def _build_tuple(self, bundle: OpenedBundle, doc: Mapping[str, Any] | None, resume: bool) -> CheckpointTuple:
         serde = self.serde
         rec = bundle.record
         if doc is None:
             doc = serde.loads_typed((rec.payload_type, bundle.payload))
         checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
+        blobs = bundle.blobs
+        if rec.channel_versions != versions or len(blobs) != len(versions):
+            raise _versions_mismatch(bundle, versions)
         checkpoint["channel_values"] = {
             channel: self._value(bundle, typ, raw, channel, resume)
-            for (channel, version), (typ, raw) in bundle.blobs.items()
-            if typ != EMPTY_BLOB_TYPE and versions.get(channel) == version
+            for (channel, version), (typ, raw) in blobs.items()
+            if typ != EMPTY_BLOB_TYPE
         }
         config: RunnableConfig = {
             "configurable": {
@@ -447,7 +497,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         for bundle in bundles:
             if limit is not None and count >= limit:
                 return
-            doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
+            try:
+                doc = self.serde.loads_typed((bundle.record.payload_type, bundle.payload))
+            except (NotImplementedError, ValueError) as exc:
+                raise _undecodable(bundle, exc) from exc
             if post_filter and not all(doc["metadata"].get(k) == v for k, v in post_filter.items()):
                 continue
             count += 1

@@ -116,6 +116,25 @@ def test_verify_archive_restore_stats(workspace):
     assert sum(r["status"] == "active" for r in rows) == len(rows) - 1
 
 
+def test_verify_all_reports_a_damaged_plaintext_column_and_goes_on(workspace):
+    import sqlite3
+
+    db = sqlite3.connect(workspace.parent / "main.db")
+    db.execute(
+        "UPDATE workflow_checkpoints SET metadata = replace(metadata, '}', ']') "
+        "WHERE rowid = (SELECT max(rowid) FROM workflow_checkpoints WHERE thread_id = 'chat-1')"
+    )
+    db.commit()
+    db.close()
+    proc = lgckpt(workspace, "verify", "--all", "--json", check=1)
+    assert "Traceback" not in proc.stderr
+    report = json.loads(proc.stdout)
+    assert len(report["corrupted"]) == 1 and "metadata" in report["corrupted"][0]["problems"][0]
+    assert report["checked"] == len(json.loads(lgckpt(workspace, "history", "chat-1", "--json").stdout)) + len(
+        json.loads(lgckpt(workspace, "history", "ask-1", "--json").stdout)
+    )
+
+
 def test_cleanup_dry_run_then_real(workspace):
     plan = json.loads(lgckpt(workspace, "cleanup", "--max-count", "2", "--dry-run", "--json").stdout)
     assert plan["dry_run"] and plan["removed"] > 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import operator
 import threading
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
@@ -15,7 +17,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from typing_extensions import TypedDict
 
-from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE
+from langgraph_ckpt_config.managers.listtree import MANIFEST_TYPES, NODE_TYPE, element_digest
 from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL, RecordQuery
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.graphs import run_scenario
@@ -571,3 +573,121 @@ def _put_items(saver, thread_id: str, parent: dict | None, items: list, step: in
     checkpoint["channel_versions"] = {"items": version}
     config = parent or {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
     return saver.put(config, checkpoint, {"source": "loop", "step": step, "parents": {}}, {"items": version})
+
+
+# ---------------------------------------------------------------- element addresses under encryption
+_K1 = "k1:" + base64.b64encode(bytes(range(32))).decode()
+_K2 = "k2:" + base64.b64encode(bytes(range(32, 64))).decode()
+
+
+def _unkeyed_addresses(values: list) -> set[str]:
+    """What an attacker without the key computes from guessed elements (public serde)."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+    serde = JsonPlusSerializer()
+    return {element_digest(*serde.dumps_typed(v)) for v in values}
+
+
+def _sqlite_file_bytes(manager) -> bytes:
+    path = getattr(manager.params, "database_path", None)
+    if not path:
+        return b""
+    return b"".join(p.read_bytes() for p in Path(path).parent.glob(Path(path).name + "*"))
+
+
+def test_encrypted_stores_address_elements_by_a_keyed_per_thread_hash(manager_factory, backend):
+    """Under client encryption an element's store key confirms no guess and does not show
+    equal elements across threads; rotation and switching encryption off keep every address
+    readable; unencrypted stores keep today's unkeyed digests (issue: digest leak)."""
+    items = [f"decided {i}" for i in range(20)]  # > FANOUT: the list tree has nodes
+    guesses = _unkeyed_addresses(items)
+    enc = manager_factory(client_encryption={"enabled": True, "keys": _K1})
+    for thread in ("a", "b"):
+        _graph(ConfigCheckpointSaver(enc)).invoke({"items": items}, {"configurable": {"thread_id": thread}})
+    in_a, in_b = {h for _, h in _element_keys(enc, "a")}, {h for _, h in _element_keys(enc, "b")}
+    assert len(in_a) == len(in_b) > len(items)  # elements and nodes
+    assert not in_a & guesses and not in_a & in_b  # no guess confirmed, no equality across threads
+    raw = _sqlite_file_bytes(enc)
+    assert not any(g.encode() in raw for g in guesses)
+    if backend == "memory":
+        return  # storage is per manager instance: nothing to rotate over
+    # rotation: k2 first -> new elements get new addresses, the old ones stay readable
+    rotated = manager_factory(client_encryption={"enabled": True, "keys": f"{_K2},{_K1}"})
+    graph = _graph(ConfigCheckpointSaver(rotated))
+    cfg = {"configurable": {"thread_id": "a"}}
+    graph.invoke({"items": items + ["after rotation"]}, cfg)
+    assert graph.get_state(cfg).values["items"] == items + ["after rotation"]
+    new = {h for _, h in _element_keys(rotated, "a")} - in_a
+    assert new and not new & _unkeyed_addresses(["after rotation"])
+    # encryption off, keys kept for reading: everything readable, new elements unkeyed again
+    off = manager_factory(client_encryption={"enabled": False, "keys": f"{_K2},{_K1}"})
+    graph = _graph(ConfigCheckpointSaver(off))
+    graph.invoke({"items": items + ["after rotation", "plain again"]}, cfg)
+    assert graph.get_state(cfg).values["items"] == items + ["after rotation", "plain again"]
+    assert _unkeyed_addresses(["plain again"]) <= {h for _, h in _element_keys(off, "a")}
+    head = off.query_records(RecordQuery(thread_id="a", limit=1))[0].checkpoint_id
+    assert off.verify_checkpoint(head, thread_id="a")
+
+
+def test_unkeyed_elements_written_before_encryption_stay_readable_and_new_ones_are_keyed(manager_factory, backend):
+    items = [f"m{i}" for i in range(10)]
+    plain = manager_factory()
+    cfg = {"configurable": {"thread_id": "t"}}
+    _graph(ConfigCheckpointSaver(plain)).invoke({"items": items}, cfg)
+    assert _unkeyed_addresses(items) <= {h for _, h in _element_keys(plain, "t")}
+    if backend == "memory":
+        return  # storage is per manager instance: no store to switch encryption on for
+    enc = manager_factory(client_encryption={"enabled": True, "keys": _K1, "require": False})
+    saver = ConfigCheckpointSaver(enc)
+    graph = _graph(saver)
+    assert graph.get_state(cfg).values["items"] == items
+    graph.invoke({"items": items + ["secret"]}, cfg)
+    assert graph.get_state(cfg).values["items"] == items + ["secret"]
+    assert not _unkeyed_addresses(["secret"]) & {h for _, h in _element_keys(enc, "t")}
+
+
+def test_element_memos_are_kept_per_addressing_scheme(manager_factory):
+    """One saver (one serde) used with an unencrypted and then an encrypted manager: a digest
+    the memo learnt under one scheme is never an address under the other."""
+    from langchain_core.messages import AIMessage
+
+    items = [AIMessage(f"reply {i}", id=f"r{i}") for i in range(12)]
+    plain = manager_factory()
+    saver = ConfigCheckpointSaver(plain)
+    graph = _graph(saver)
+    graph.invoke({"items": items}, {"configurable": {"thread_id": "p"}})
+    unkeyed = {h for _, h in _element_keys(plain, "p")}
+    saver.manager = manager_factory(client_encryption={"enabled": True, "keys": _K1, "require": False})
+    graph.invoke({"items": items}, {"configurable": {"thread_id": "e"}})
+    keyed = {h for _, h in _element_keys(saver.manager, "e")}
+    assert len(keyed) == len(unkeyed) and not keyed & unkeyed
+    assert graph.get_state({"configurable": {"thread_id": "e"}}).values["items"] == items
+    assert len(saver._fingerprints[saver.serde]) == 2 if saver.serde in saver._fingerprints else True
+
+
+def test_import_into_an_encrypted_store_readdresses_the_files_elements(manager_factory):
+    """`lgckpt import`/`migrate` from an unencrypted store: the file's unkeyed addresses are not
+    written into the encrypted store; the thread reads back and goes on as before."""
+    from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
+
+    items = [f"secret {i}" for i in range(19)]
+    source = MemoryCheckpointManager({"cleanup_interval": 0})
+    source.initialize()
+    cfg = {"configurable": {"thread_id": "m"}}
+    plain_graph = _graph(ConfigCheckpointSaver(source))
+    plain_graph.invoke({"items": items[:9]}, cfg)
+    plain_graph.invoke({"items": items}, cfg)
+    unkeyed = {h for _, h in _element_keys(source, "m")}
+    enc = manager_factory(client_encryption={"enabled": True, "keys": _K1})
+    enc.import_document(source.export_threads(["m"]))
+    stored = {h for _, h in _element_keys(enc, "m")}
+    assert stored and not stored & unkeyed and not stored & _unkeyed_addresses(items)
+    assert not any(h.encode() in _sqlite_file_bytes(enc) for h in unkeyed)
+    graph = _graph(ConfigCheckpointSaver(enc))
+    history = [s.values.get("items") for s in graph.get_state_history(cfg)]
+    assert history == [s.values.get("items") for s in plain_graph.get_state_history(cfg)] and items in history
+    for rec in enc.query_records(RecordQuery(thread_id="m", include_payload=False)):
+        assert enc.verify_checkpoint(rec.checkpoint_id, thread_id="m")
+    graph.invoke({"items": items + ["more"]}, cfg)  # the nodes of the imported tree are reused
+    assert graph.get_state(cfg).values["items"] == items + ["more"]
+    assert _element_keys(enc, "m") == _referenced(enc, "m")

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import operator
+from pathlib import Path
 from typing import Annotated
 
+import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.memory import InMemorySaver
@@ -13,6 +18,7 @@ from langgraph.types import Command
 from typing_extensions import TypedDict
 
 from langgraph_ckpt_config.managers.interfaces import CheckpointStatus, RecordKind
+from langgraph_ckpt_config.managers.records import RecordQuery
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
 from langgraph_ckpt_config.testing.graphs import approval_graph, chat_graph
 
@@ -178,3 +184,138 @@ def test_a_none_filter_matches_checkpoints_without_the_key_like_in_memory_saver(
         return [listed({"absent_key": None}), listed({"source": None}), listed({"source": "loop", "absent_key": None})]
 
     assert matches(ConfigCheckpointSaver(manager_factory())) == matches(InMemorySaver())
+
+
+# ---------------------------------------------------------------- metadata under client encryption
+_K1 = "k1:" + base64.b64encode(bytes(range(32))).decode()
+
+
+def _encrypted(**extra):
+    return {"client_encryption": {"enabled": True, "keys": _K1, "filterable_metadata": ["source"], **extra}}
+
+
+def _stored_bytes(manager) -> bytes:
+    """Every byte the backend stored: the SQLite files, else the plaintext record columns as read
+    back (for the other backends the record fields are the only plaintext a row carries)."""
+    path = getattr(manager.params, "database_path", None)
+    if path:
+        return b"".join(p.read_bytes() for p in Path(path).parent.glob(Path(path).name + "*"))
+    return json.dumps(
+        [(r.metadata, r.tags) for r in manager.query_records(RecordQuery(include_payload=False))]
+    ).encode()
+
+
+def test_encryption_keeps_manager_api_metadata_sealed(manager_factory):
+    manager = manager_factory(**_encrypted())
+    manager.save_checkpoint("c1", {"doc": 1}, "wf", "t-api", metadata={"patient": "SECRET-PATIENT", "source": "intake"})
+    graph = _chat(ConfigCheckpointSaver(manager), "t-lg", 1, **{})
+    head = graph.get_state(_cfg("t-lg")).config["configurable"]["checkpoint_id"]
+    assert manager.update_checkpoint_metadata(head, {"note": "SECRET-NOTE", "source": "reviewed"}, thread_id="t-lg")
+    assert manager.update_checkpoint_metadata("c1", {"note": "SECRET-NOTE-2"}, thread_id="t-api")
+    stored = _stored_bytes(manager)
+    for secret in (b"SECRET-PATIENT", b"SECRET-NOTE"):
+        assert secret not in stored
+    # the plaintext column: filterable and structural keys only; the manager API shows it all
+    assert manager.list_checkpoints(thread_id="t-api")[0].metadata == {"source": "intake"}
+    assert manager.get_checkpoint_metadata("c1", thread_id="t-api").metadata == {
+        "patient": "SECRET-PATIENT", "source": "intake", "note": "SECRET-NOTE-2"
+    }
+    assert manager.load_checkpoint("c1", thread_id="t-api") == {"doc": 1}
+    full = manager.get_checkpoint_metadata(head, thread_id="t-lg").metadata
+    assert full["note"] == "SECRET-NOTE" and full["source"] == "reviewed"
+    assert graph.get_state(_cfg("t-lg")).metadata["note"] == "SECRET-NOTE"  # LangGraph sees the update
+    assert manager.verify_checkpoint(head, thread_id="t-lg") and manager.verify_checkpoint("c1", thread_id="t-api")
+    # filters on sealed keys are answered after opening the records
+    assert [m.checkpoint_id for m in manager.list_checkpoints(metadata={"patient": "SECRET-PATIENT"})] == ["c1"]
+    assert [m.checkpoint_id for m in manager.list_checkpoints(metadata={"note": "SECRET-NOTE"})] == [head]
+
+
+def _plain_memory_manager():
+    from langgraph_ckpt_config.managers.memory import MemoryCheckpointManager
+
+    manager = MemoryCheckpointManager({"cleanup_interval": 0})
+    manager.initialize()
+    return manager
+
+
+def _write_secret_threads(manager, thread: str, data_thread: str) -> None:
+    """A LangGraph thread and a data record whose metadata holds a secret (``ssn``), also set
+    through ``update_checkpoint_metadata`` (plaintext column only, in an unencrypted store)."""
+    _chat(ConfigCheckpointSaver(manager), thread, 1)
+    manager.save_checkpoint("d1", b"raw", "wf", data_thread, metadata={"ssn": "SSN-123"})
+    for cid in [m.checkpoint_id for m in manager.list_checkpoints(thread_id=thread)]:
+        manager.update_checkpoint_metadata(cid, {"ssn": "SSN-123"}, thread_id=thread)
+
+
+def _assert_sealed_but_readable(manager, threads) -> None:
+    for thread in threads:
+        metas = manager.list_checkpoints(thread_id=thread)
+        assert metas
+        for meta in metas:
+            assert set(meta.metadata) <= {"source", "step", "run_id", "counters_since_delta_snapshot"}
+            assert manager.get_checkpoint_metadata(meta.checkpoint_id, thread_id=thread).metadata["ssn"] == "SSN-123"
+
+
+def test_import_and_copy_apply_the_targets_plaintext_rule(manager_factory, backend):
+    source = _plain_memory_manager()
+    _write_secret_threads(source, "T", "D")
+    enc = manager_factory(**_encrypted())
+    enc.import_document(source.export_threads(["T", "D"]))  # what `lgckpt import`/`migrate` do
+    assert b"SSN-123" not in _stored_bytes(enc)
+    _assert_sealed_but_readable(enc, ["T", "D"])
+    assert enc.load_checkpoint("d1", thread_id="D") == b"raw"
+    saver = ConfigCheckpointSaver(enc)
+    assert [t.metadata["ssn"] for t in saver.list(_cfg("T"), filter={"ssn": "SSN-123"})]
+    assert chat_graph().compile(checkpointer=saver).get_state(_cfg("T")).values["turns"] == 1
+    # back into an unencrypted store: the whole metadata is plaintext (and filterable) again
+    back = _plain_memory_manager()
+    back.import_document(enc.export_threads(["T"]))
+    assert all(m.metadata["ssn"] == "SSN-123" for m in back.list_checkpoints(thread_id="T"))
+    if backend == "memory":
+        return  # storage is per manager instance: no store to switch encryption on for
+    # encryption switched on for a store holding plaintext records, then copy_thread
+    _write_secret_threads(manager_factory(), "P", "PD")
+    switched = manager_factory(**_encrypted(require=False))
+    switched.copy_thread("P", "P-copy")
+    switched.copy_thread("PD", "PD-copy")
+    _assert_sealed_but_readable(switched, ["P-copy", "PD-copy"])
+
+
+def test_metadata_filters_still_work_after_encryption_is_switched_off(manager_factory, backend):
+    on = manager_factory(**_encrypted())
+    graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(on))
+    graph.invoke({"messages": [HumanMessage("hi", id="h")]}, {**_cfg("T"), "metadata": {"user": "alice"}})
+    expected = len(list(ConfigCheckpointSaver(on).list(_cfg("T"), filter={"user": "alice"})))
+    assert expected >= 2
+    if backend == "memory":
+        return  # storage is per manager instance: no store to switch encryption off for
+    off = manager_factory(client_encryption={"enabled": False, "keys": _K1})  # old key kept for reading
+    saver = ConfigCheckpointSaver(off)
+    assert len(list(saver.list(_cfg("T"), filter={"user": "alice"}))) == expected
+    assert len(list(saver.list(_cfg("T"), filter={"user": "alice"}, limit=1))) == 1
+    assert len(off.list_checkpoints(thread_id="T", metadata={"user": "alice"})) == expected
+    assert not list(saver.list(_cfg("T"), filter={"user": "bob"}))
+    # without keys nothing was written encrypted: the fast in-store path
+    assert manager_factory().can_filter_in_store(["user"]) and not off.can_filter_in_store(["user"])
+
+
+def test_plaintext_channel_versions_pointing_elsewhere_are_an_integrity_error(manager_factory):
+    """The record's plaintext channel_versions choose the blobs read; pointed at an older,
+    existing version of a channel (outside the sealed payload), the read raises instead of
+    returning a state without (or with another value of) that channel, and verify reports it."""
+    from langgraph_ckpt_config.errors import IntegrityError
+
+    manager = manager_factory()
+    graph = _chat(ConfigCheckpointSaver(manager), "cv", 2)
+    records = manager.query_records(RecordQuery(thread_id="cv"))
+    head, older = records[0], next(r for r in records[1:] if r.channel_versions.get("turns") != records[0].channel_versions.get("turns"))
+    tampered = dataclasses.replace(head, channel_versions={**head.channel_versions, "turns": older.channel_versions["turns"]})
+    manager._write_checkpoint(tampered, [])
+    manager._blob_cache.clear()
+    manager._opened_cache.clear()
+    fresh = chat_graph().compile(checkpointer=ConfigCheckpointSaver(manager))
+    with pytest.raises(IntegrityError, match=r"checkpoint '.*' of thread 'cv'.*\['turns'\]"):
+        fresh.get_state(_cfg("cv"))
+    report = manager.verify_report(head.checkpoint_id, thread_id="cv")
+    assert any("channel_versions" in p and "turns" in p for p in report["problems"])
+    assert graph is not None

@@ -466,3 +466,50 @@ def test_a_passing_verify_clears_an_earlier_mark(tmp_path):
         assert m.verify_checkpoint("c1", thread_id="t")
         assert m.query_records(RecordQuery(checkpoint_id="c1"))[0].status == "active"
         assert m.get_langgraph_bundle("t").blobs[("c", 1)][1] == b"c@1"
+
+
+# ---------------------------------------------------------------- damaged plaintext columns
+_DAMAGE = {
+    "metadata": "UPDATE workflow_checkpoints SET metadata = replace(metadata, '}', ']') WHERE rowid = ?",
+    "tags": "UPDATE workflow_checkpoints SET tags = '[}' WHERE rowid = ?",
+    "channel_versions": "UPDATE workflow_checkpoints SET channel_versions = substr(channel_versions, 2) WHERE rowid = ?",
+    "payload_type": "UPDATE workflow_checkpoints SET payload_type = 'msgpacK' WHERE rowid = ?",
+}
+
+
+@pytest.mark.parametrize("column", list(_DAMAGE))
+def test_a_damaged_plaintext_column_is_an_integrity_error_and_verify_goes_on(tmp_path, column):
+    """One changed byte in a column outside the sealed payload: reads raise our IntegrityError
+    naming the thread and checkpoint (never a raw JSONDecodeError/NotImplementedError), and
+    verifying every checkpoint reports it and goes on with the others."""
+    import base64
+
+    from langchain_core.messages import HumanMessage
+
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    db = tmp_path / "damaged.db"
+    enc = {"client_encryption": {"enabled": True, "keys": "k1:" + base64.b64encode(bytes(range(32))).decode()}}
+    cfg = {"configurable": {"thread_id": "T"}}
+    with _manager(db, **enc) as m:
+        graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(m))
+        for i in range(2):
+            graph.invoke({"messages": [HumanMessage(f"msg {i}", id=f"h{i}")]}, cfg)
+    raw = sqlite3.connect(db)
+    rowid, head = raw.execute("SELECT rowid, checkpoint_id FROM workflow_checkpoints ORDER BY checkpoint_id DESC LIMIT 1").fetchone()
+    raw.execute(_DAMAGE[column], (rowid,))
+    raw.commit()
+    raw.close()
+    with _manager(db, **enc) as m:  # a fresh process: nothing cached
+        graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(m))
+        with pytest.raises(IntegrityError, match=f"checkpoint '{head}' of thread 'T'"):
+            graph.get_state(cfg)
+        with pytest.raises(IntegrityError, match=head):
+            list(graph.get_state_history(cfg))
+        records = m.query_records(RecordQuery(thread_id="T", include_payload=False))  # still listed
+        reports = {r.checkpoint_id: m.verify_report(r.checkpoint_id, thread_id="T") for r in records}
+        damaged = [cid for cid, report in reports.items() if report["problems"]]
+        if column != "payload_type":  # the serde's type names are its own: verify checks bytes
+            assert damaged == [head] and reports[head]["marked_corrupted"]
+        assert len(reports) == len(records) > 1 and all(not reports[c]["problems"] for c in reports if c != head)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -83,7 +84,7 @@ class KeyRing:
     Immutable once built, so a pipeline may precompute header bytes from :attr:`primary`.
     """
 
-    __slots__ = ("_ciphers", "_primary")
+    __slots__ = ("_address_key", "_ciphers", "_primary")
 
     def __init__(self, keys: Mapping[str, bytes], primary: str) -> None:
         ciphers: dict[str, AESGCM] = {}
@@ -97,6 +98,7 @@ class KeyRing:
             raise CodecError(f"primary key id {primary!r} is not among the configured keys")
         self._ciphers = ciphers
         self._primary = primary
+        self._address_key = _derive_address_key(bytes(keys[primary]))
 
     @classmethod
     def from_spec(cls, spec: str, *, source: str = "client_encryption.keys") -> KeyRing:
@@ -122,6 +124,13 @@ class KeyRing:
     def key_ids(self) -> tuple[str, ...]:
         """Every configured key id, primary first (in spec order)."""
         return tuple(self._ciphers)
+
+    @property
+    def address_key(self) -> bytes:
+        """A subkey of the primary key for naming list elements in the store (see
+        ``managers/listtree.py``): a keyed hash under it reveals nothing without the key.
+        Derived, never the key itself, so an address can never help recover the key."""
+        return self._address_key
 
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._ciphers
@@ -156,6 +165,14 @@ class KeyRing:
     def __reduce__(self):
         # Pickling would copy key material into caches, queues and crash dumps.
         raise TypeError("KeyRing cannot be pickled; rebuild it from its key spec")
+
+
+#: Domain separation of the address subkey from every other use of a key.
+_ADDRESS_KEY_LABEL = b"langgraph-ckpt-config/element-address/v1"
+
+
+def _derive_address_key(key: bytes) -> bytes:
+    return hashlib.blake2b(_ADDRESS_KEY_LABEL, key=key, digest_size=32).digest()
 
 
 def generate_key_spec(key_id: str = "k1") -> str:

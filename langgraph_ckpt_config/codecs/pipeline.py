@@ -146,6 +146,19 @@ class CodecPipeline:
         return self._write_keyring is not None
 
     @property
+    def address_key(self) -> bytes | None:
+        """The subkey new list elements are addressed under (``KeyRing.address_key`` of the
+        primary key) while new records are encrypted; None when they are not (unkeyed
+        addresses, as before encryption existed)."""
+        keyring = self._write_keyring
+        return keyring.address_key if keyring is not None else None
+
+    @property
+    def has_keys(self) -> bool:
+        """Whether keys are configured, for writing or only for reading older records."""
+        return self._keyring is not None
+
+    @property
     def compression(self) -> str:
         """The configured compression algorithm's name."""
         return self._compressor.name

@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
+import itertools
 import json
 import logging
 import threading
@@ -40,6 +42,7 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
     StaleElementsError,
 )
+from langgraph_ckpt_config.managers import sealed_metadata
 from langgraph_ckpt_config.managers.export_doc import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -56,10 +59,15 @@ from langgraph_ckpt_config.managers.interfaces import (
 from langgraph_ckpt_config.managers.listtree import (
     MANIFEST_TYPES,
     NODE_TYPE,
+    TREE_MANIFEST_TYPE,
+    build_manifest,
     closure,
+    element_digest,
     expand,
+    expand_digests,
     manifest_entries,
     node_entries,
+    thread_address_key,
 )
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
@@ -82,6 +90,7 @@ T = TypeVar("T")
 #: Metadata keys LangGraph's retention logic reads; always kept in plaintext
 #: (they are counters and ids, not state) so retention works with encryption on.
 STRUCTURAL_METADATA_KEYS = frozenset({"counters_since_delta_snapshot", "step", "source", "run_id"})
+_MISSING = object()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -96,6 +105,11 @@ def _aad(*parts: str | int | float) -> bytes:
         out += len(raw).to_bytes(4, "big")
         out += raw
     return bytes(out)
+
+
+def _metadata_matches(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """``records.record_matches``'s metadata rule (a missing key matches None)."""
+    return all(metadata.get(key) == value for key, value in wanted.items())
 
 
 def _check_id(value: Any, what: str) -> str:
@@ -386,6 +400,9 @@ class BaseCheckpointManager(ICheckpointManager):
         #: opened record and pending-write payloads: key -> (checksum, raw), see _open_cached
         self._opened_cache = DigestCache(0)
         self._known_elements = _BoundedSet(200_000)
+        #: the subkey list elements are addressed under (encrypted stores), see element_key
+        self._address_key: bytes | None = None
+        self._element_scheme: bytes | None = None
         self._element_ttl: float | None = None
         #: for ``ttl`` backends, thread id -> (last write of this process, start of the run of
         #: writes without a gap long enough for the thread to have expired in between)
@@ -428,6 +445,8 @@ class BaseCheckpointManager(ICheckpointManager):
             from langgraph_ckpt_config.codecs import CodecPipeline, get_serializer
 
             self.pipeline = CodecPipeline.from_parameters(self.params)
+            self._address_key = key = self.pipeline.address_key
+            self._element_scheme = hashlib.blake2b(key, digest_size=16, person=b"lgc:scheme").digest() if key else None
             #: the backend's key expiry (Redis ``ttl``), read once: element_known runs per element
             self._element_ttl = getattr(self.params, "ttl", None) or None
             self.serializer = get_serializer(
@@ -729,6 +748,8 @@ class BaseCheckpointManager(ICheckpointManager):
         return raw
 
     def _open_record(self, record: StoredRecord) -> bytes:
+        if record.damage is not None:
+            raise IntegrityError(f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r}: {record.damage}")
         if record.status == CheckpointStatus.CORRUPTED.value:
             raise IntegrityError(
                 f"checkpoint {record.checkpoint_id!r} of thread {record.thread_id!r} is marked corrupted by a "
@@ -822,11 +843,82 @@ class BaseCheckpointManager(ICheckpointManager):
         return {k: v for k, v in safe.items() if k in allowed}
 
     def can_filter_in_store(self, keys: Iterable[str]) -> bool:
-        """Whether a metadata filter on ``keys`` can be answered from plaintext metadata."""
-        if not self.pipeline.is_encrypted:
+        """Whether a metadata filter on ``keys`` can be answered from plaintext metadata.
+
+        Always when no keys are configured. With keys -- encryption on, or switched off with
+        the old keys kept for reading -- the store may hold records written encrypted, whose
+        plaintext metadata has only the filterable and structural keys: a filter on another
+        key must then be checked against the sealed metadata, after opening each record."""
+        if not self.pipeline.has_keys:
             return True
         allowed = set(self.params.client_encryption.filterable_metadata) | STRUCTURAL_METADATA_KEYS
         return set(keys) <= allowed
+
+    def _with_payload(self, rec: StoredRecord) -> StoredRecord:
+        if rec.payload is not None:
+            return rec
+        found = self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+        if found is None:
+            raise CheckpointNotFoundError(f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r} is gone")
+        return found
+
+    def _sealed_metadata(self, kind: str, payload_type: str, raw: bytes) -> dict[str, Any]:
+        """The metadata an opened payload carries (``sealed_metadata.py``); {} when none or
+        unreadable by ``self.serde``. Only its JSON-representable part: what the manager API shows."""
+        if sealed_metadata.has_envelope(payload_type):
+            return sealed_metadata.unwrap(payload_type, raw)[2] or {}
+        if kind == RecordKind.LANGGRAPH.value:
+            found = sealed_metadata.langgraph_metadata(self.serde, payload_type, raw)
+            return _json_safe(found) if found else {}
+        return {}
+
+    def _full_metadata(self, rec: StoredRecord) -> dict[str, Any]:
+        """A record's whole metadata for the manager API: the plaintext column, completed by what
+        the payload seals when it may hold more (an envelope; a LangGraph checkpoint of a store
+        with keys configured, which may have been written encrypted). The plaintext column wins
+        for the keys it has (``update_checkpoint_metadata`` of an unencrypted store sets only it).
+        A record that cannot be opened shows its plaintext metadata."""
+        listed = dict(rec.metadata)
+        if not (
+            sealed_metadata.has_envelope(rec.payload_type)
+            or (rec.kind == RecordKind.LANGGRAPH.value and self.pipeline.has_keys)
+        ):
+            return listed
+        try:
+            rec = self._with_payload(rec)
+            sealed = self._sealed_metadata(rec.kind, rec.payload_type, self._open_record(rec))
+        except CkptError:
+            return listed
+        return {**sealed, **listed}
+
+    def _apply_plaintext_rule(
+        self, kind: str, payload_type: str, raw: bytes, listed: Mapping[str, Any], *, strict: bool
+    ) -> tuple[str, bytes, dict[str, Any]]:
+        """``(payload_type, raw, plaintext metadata)`` for storing a record under this manager's
+        rule (``plaintext_metadata``), whatever rule it was written under: the whole metadata is
+        what the payload seals completed by ``listed`` (the plaintext it came with); keys withheld
+        from plaintext that the payload does not seal yet are sealed into it (an envelope for a
+        data record, the checkpoint document of a LangGraph one). A LangGraph payload ``self.serde``
+        cannot read cannot take them: ``strict`` raises, else they are dropped with a warning."""
+        sealed = self._sealed_metadata(kind, payload_type, raw)
+        full = {**sealed, **listed}
+        plain = self.plaintext_metadata(full)
+        unsealed = {k: v for k, v in full.items() if k not in plain and sealed.get(k, _MISSING) != v}
+        if not unsealed:
+            return payload_type, raw, plain
+        if kind != RecordKind.LANGGRAPH.value:
+            return (*sealed_metadata.wrap(payload_type, raw, full), plain)
+        resealed = sealed_metadata.reseal_langgraph(self.serde, payload_type, raw, unsealed)
+        if resealed is not None:
+            return (*resealed, plain)
+        message = (
+            f"metadata keys {sorted(unsealed)} are not filterable (client_encryption.filterable_metadata) "
+            "and the checkpoint's payload cannot be read by the manager's serde to seal them"
+        )
+        if strict:
+            raise InvalidInputError(message)
+        logger.warning("%s: they are not stored", message)
+        return payload_type, raw, plain
 
     def put_langgraph_checkpoint(self, **kwargs: Any) -> None:
         """Store one LangGraph checkpoint and the channel values it introduces.
@@ -1104,6 +1196,25 @@ class BaseCheckpointManager(ICheckpointManager):
         members = self._known_elements.members
         return [(thread_id, ns, d) in members for d in digests]
 
+    def element_key(self, thread_id: str) -> bytes | None:
+        """The key new list elements and nodes of the thread are addressed under
+        (``listtree.element_digest``): None (unkeyed blake2b) unless new records are
+        encrypted, then a subkey of the primary key bound to the thread, so an address
+        reveals nothing of the element without the key (docs/design.md, "Linear storage")."""
+        if not self._initialized:
+            self._require_open()
+        key = self._address_key
+        return thread_address_key(key, thread_id) if key is not None else None
+
+    @property
+    def element_scheme(self) -> bytes | None:
+        """Identifies how this manager addresses new elements (None: unkeyed), so that a
+        digest computed for one scheme is never reused for another (the adapter keeps its
+        element memos per scheme). Not secret material: a hash of the address subkey."""
+        if not self._initialized:
+            self._require_open()
+        return self._element_scheme
+
     def element_generation(self, thread_id: str) -> int:
         """Changes whenever this process removed elements of the thread (prune, retention,
         delete): what the adapter remembers of the thread's stored elements is then stale."""
@@ -1252,7 +1363,10 @@ class BaseCheckpointManager(ICheckpointManager):
         records.sort(key=lambda r: (r.checkpoint_ns, r.checkpoint_id))
         for rec in records:
             ns = rec.checkpoint_ns
-            payload = self._open_record(rec)
+            # this config's plaintext rule, whatever the source record was written under
+            payload_type, payload, plain = self._apply_plaintext_rule(
+                rec.kind, rec.payload_type, self._open_record(rec), rec.metadata, strict=False
+            )
             blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
             hashes = self._element_closure(
                 source_thread_id,
@@ -1275,7 +1389,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 parent_checkpoint_id=rec.parent_checkpoint_id,
                 workflow_id=rec.workflow_id,
                 kind=rec.kind,
-                payload_type=rec.payload_type,
+                payload_type=payload_type,
                 payload=sealed,
                 checksum=checksum,
                 size=rec.size,
@@ -1283,7 +1397,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 updated_at=time.time(),
                 status=rec.status,
                 tags=list(rec.tags),
-                metadata=dict(rec.metadata),
+                metadata=plain,
                 channel_versions=dict(rec.channel_versions),
             )
             self._write_checkpoint(copy, new_blobs)
@@ -1535,6 +1649,9 @@ class BaseCheckpointManager(ICheckpointManager):
             json.dumps(md)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
+        plain = self.plaintext_metadata(md)
+        if plain != md:  # keys withheld from plaintext (client encryption): sealed with the data
+            payload_type, raw = sealed_metadata.wrap(payload_type, raw, md)
         sealed, checksum = self._seal(raw, self._record_aad(thread_id, "", checkpoint_id))
         now = time.time()
         record = StoredRecord(
@@ -1552,13 +1669,15 @@ class BaseCheckpointManager(ICheckpointManager):
             updated_at=now,
             status=CheckpointStatus.ACTIVE.value,
             tags=list(tags or []),
-            metadata=md,
+            metadata=plain,
             channel_versions={},
         )
         self._write_checkpoint(record, [])
         self._count("checkpoints_written")
         self._after_write(thread_id, "")
-        return self._to_metadata(record)
+        meta = self._to_metadata(record)
+        meta.metadata = md
+        return meta
 
     def _resolve(self, checkpoint_id: str, thread_id: str | None, checkpoint_ns: str) -> StoredRecord:
         _check_id(checkpoint_id, "checkpoint_id")
@@ -1601,6 +1720,7 @@ class BaseCheckpointManager(ICheckpointManager):
         return self._decode_data(rec.payload_type, raw)
 
     def _decode_data(self, payload_type: str, raw: bytes) -> dict[str, Any] | bytes:
+        payload_type, raw, _ = sealed_metadata.unwrap(payload_type, raw)
         if payload_type == "data:bytes":
             return raw
         from langgraph_ckpt_config.codecs import get_serializer
@@ -1656,26 +1776,41 @@ class BaseCheckpointManager(ICheckpointManager):
             raise InvalidInputError(f"limit must be a non-negative integer, got {limit!r}")
         if offset is not None and (not isinstance(offset, int) or offset < 0):
             raise InvalidInputError(f"offset must be a non-negative integer, got {offset!r}")
+        in_store = not metadata or self.can_filter_in_store(metadata)
         query = RecordQuery(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
             workflow_id=workflow_id,
             status=CheckpointStatus(status).value if status is not None else None,
             tags=tags,
-            metadata=metadata,
+            metadata=metadata if in_store else None,
             order=order,  # type: ignore[arg-type]
-            limit=limit,
-            offset=offset or 0,
+            limit=limit if in_store else None,
+            offset=(offset or 0) if in_store else 0,
             include_payload=False,
         )
-        return [self._to_metadata(r) for r in self._query_records(query)]
+        records: Iterable[StoredRecord] = self._query_records(query)
+        if not in_store:  # keys that records written encrypted keep sealed: checked after opening
+            assert metadata is not None
+            records = itertools.islice(
+                (r for r in records if _metadata_matches(self._full_metadata(r), metadata)),
+                offset or 0,
+                None if limit is None else (offset or 0) + limit,
+            )
+        return [self._to_metadata(r) for r in records]
 
     def get_checkpoint_metadata(
         self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = ""
     ) -> CheckpointMetadata | None:
+        """The record's whole metadata (with client encryption, also the keys kept sealed in its
+        payload; ``list_checkpoints`` shows the plaintext part only)."""
         self._require_open()
         rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
-        return self._to_metadata(rec) if rec else None
+        if rec is None:
+            return None
+        meta = self._to_metadata(rec)
+        meta.metadata = self._full_metadata(rec)
+        return meta
 
     def update_checkpoint_metadata(
         self, checkpoint_id: str, metadata: dict[str, Any], *, thread_id: str | None = None, checkpoint_ns: str = ""
@@ -1689,9 +1824,31 @@ class BaseCheckpointManager(ICheckpointManager):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"metadata must be JSON-serializable: {exc}") from None
         merged = {**rec.metadata, **metadata}
-        return self._update_record(
-            rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=merged, updated_at=time.time()
+        if not (self.pipeline.has_keys or sealed_metadata.has_envelope(rec.payload_type)):
+            # nothing sealed nor withheld: the plaintext column is the whole metadata
+            return self._update_record(
+                rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=merged, updated_at=time.time()
+            )
+        return self._update_sealed_metadata(self._with_payload(rec), merged)
+
+    def _update_sealed_metadata(self, rec: StoredRecord, merged: Mapping[str, Any]) -> bool:
+        """``update_checkpoint_metadata`` under client encryption: keys withheld from plaintext go
+        into the sealed payload (re-sealed, same associated data), the rest into the column."""
+        raw = self._open_record(rec)
+        payload_type, new_raw, plain = self._apply_plaintext_rule(rec.kind, rec.payload_type, raw, merged, strict=True)
+        now = time.time()
+        if new_raw is raw:
+            return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, metadata=plain, updated_at=now)
+        sealed, checksum = self._seal(new_raw, self._record_aad(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+        assert rec.payload is not None
+        self._write_checkpoint(
+            dataclasses.replace(
+                rec, payload_type=payload_type, payload=sealed, checksum=checksum, metadata=plain, updated_at=now,
+                size=rec.size - len(rec.payload) + len(sealed),
+            ),
+            [],
         )
+        return True
 
     def _set_status(self, checkpoint_id: str, status: CheckpointStatus, thread_id: str | None, ns: str) -> bool:
         self._require_open()
@@ -1735,7 +1892,7 @@ class BaseCheckpointManager(ICheckpointManager):
                 "problems": [f"record: {exc}"],
                 "marked_corrupted": True,
             }
-        problems: list[str] = []
+        problems: list[str] = [f"record: {rec.damage}"] if rec.damage is not None else []
         key_problems: list[str] = []
         tid, ns, cid = rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id
 
@@ -1756,6 +1913,8 @@ class BaseCheckpointManager(ICheckpointManager):
 
         assert rec.payload is not None
         check(rec.payload, rec.checksum, self._record_aad(tid, ns, cid), "payload")
+        if rec.kind == RecordKind.LANGGRAPH.value and not problems and not key_problems:
+            problems += self._verify_channel_versions(rec)
         if rec.kind == RecordKind.LANGGRAPH.value:
             blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
             for ch, ver in rec.channel_versions.items():
@@ -1789,6 +1948,20 @@ class BaseCheckpointManager(ICheckpointManager):
             "problems": problems + key_problems,
             "marked_corrupted": bool(problems),
         }
+
+    def _verify_channel_versions(self, rec: StoredRecord) -> list[str]:
+        """The record's plaintext ``channel_versions`` (which choose the blobs read) against the
+        sealed checkpoint's, when ``self.serde`` can read the payload (the payload just verified)."""
+        try:
+            raw = self.pipeline.open(rec.payload, self._record_aad(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id))
+            doc = self.serde.loads_typed((rec.payload_type, raw))
+            sealed = doc["checkpoint"]["channel_versions"]
+        except Exception:  # another serde's payload, or not a saver's document: nothing to compare
+            return []
+        if not isinstance(sealed, dict) or sealed == rec.channel_versions:
+            return []
+        differing = sorted(ch for ch in {*sealed, *rec.channel_versions} if sealed.get(ch) != rec.channel_versions.get(ch))
+        return [f"channel_versions: the plaintext versions differ from the sealed checkpoint's for {differing}"]
 
     def _verify_elements(self, tid: str, ns: str, ch: str, ver: ChannelVersion, blob: StoredBlob, check) -> list[str]:
         """Problems with the list elements a manifest names (missing ones; ``check`` reports damage)."""
@@ -1965,8 +2138,9 @@ class BaseCheckpointManager(ICheckpointManager):
             )
         imported: list[tuple[str, str, str]] = []
         counted: set[tuple[str, str, str, Any]] = set()
+        addresses: dict[tuple[str, str], str] = {}
         for item, (tid, ns, cid) in todo:
-            self._import_item(item, tid, ns, cid, metadata, counted)
+            self._import_item(item, tid, ns, cid, metadata, counted, addresses)
             imported.append((tid, ns, cid))
             if progress is not None:
                 progress()
@@ -1974,20 +2148,24 @@ class BaseCheckpointManager(ICheckpointManager):
         return imported
 
     def _import_item(
-        self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None, counted: set
+        self, item: ImportItem, tid: str, ns: str, cid: str, metadata: Mapping[str, Any] | None, counted: set,
+        addresses: dict[tuple[str, str], str],
     ) -> None:
         """Write one checked record. ``counted``: the blobs whose bytes an earlier record of
         this import already counted in its ``size`` (as ``put`` counts a blob once, when the
-        checkpoint that first stores it is written)."""
+        checkpoint that first stores it is written); ``addresses``: see ``_readdressed``."""
         fields = item.fields
         blobs = [
             (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", "") if typ == EMPTY_BLOB_TYPE else self.seal_blob(tid, ns, ch, ver, typ, raw))
-            for ch, ver, typ, raw in item.blobs
+            for ch, ver, typ, raw in self._readdressed(tid, item.blobs, addresses)
         ]
-        sealed, checksum = self._seal(item.raw, self._record_aad(tid, ns, cid))
         md = dict(fields.get("metadata") or {})
         if metadata:
             md.update(metadata)
+        kind = fields.get("kind", RecordKind.DATA.value)
+        # this store's plaintext rule, whatever the source's was (sealed metadata completes it)
+        payload_type, raw, plain = self._apply_plaintext_rule(kind, fields["payload_type"], item.raw, md, strict=False)
+        sealed, checksum = self._seal(raw, self._record_aad(tid, ns, cid))
         now = time.time()
         status = fields.get("status", CheckpointStatus.ACTIVE.value)
         record = StoredRecord(
@@ -1996,8 +2174,8 @@ class BaseCheckpointManager(ICheckpointManager):
             checkpoint_id=cid,
             parent_checkpoint_id=fields.get("parent_checkpoint_id"),
             workflow_id=fields.get("workflow_id") or self.params.default_workflow_id,
-            kind=fields.get("kind", RecordKind.DATA.value),
-            payload_type=fields["payload_type"],
+            kind=kind,
+            payload_type=payload_type,
             payload=sealed,
             checksum=checksum,
             size=len(sealed) + sum(len(b.payload) for _, b in blobs if _first_time(counted, (tid, ns, b.channel, str(b.version)))),
@@ -2005,12 +2183,50 @@ class BaseCheckpointManager(ICheckpointManager):
             updated_at=now,
             status=CheckpointStatus.ACTIVE.value if status == CheckpointStatus.CORRUPTED.value else status,
             tags=list(fields.get("tags") or []),
-            metadata=md,
+            metadata=plain,
             channel_versions=dict(fields.get("channel_versions") or {}),
         )
         self._write_checkpoint(record, blobs)
         if item.writes:
             self.put_langgraph_writes(thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, writes=item.writes, replace=True)
+
+    def _readdressed(
+        self, thread_id: str, blobs: Sequence[tuple[str, Any, str, bytes]], addresses: dict[tuple[str, str], str]
+    ) -> list[tuple[str, Any, str, bytes]]:
+        """An imported record's blobs with its list elements and nodes under this store's
+        addresses (``element_key``) when it encrypts: an export holds the source's addresses --
+        unkeyed ones from an unencrypted store, another key's, another thread's -- which must not
+        name content in an encrypted store. Manifests are rebuilt as tree manifests over the new
+        addresses. ``addresses``: (thread, file address) -> new address, shared by the records of
+        one import (an element is hashed once however many records name it)."""
+        key = self.element_key(thread_id)
+        if key is None or not any(blob[0] == ELEMENT_CHANNEL for blob in blobs):
+            return list(blobs)
+        elements = {ver: (typ, raw) for ch, ver, typ, raw in blobs if ch == ELEMENT_CHANNEL}
+        out: list[tuple[str, Any, str, bytes]] = []
+        added: set[str] = set()
+        for ch, ver, typ, raw in blobs:
+            if ch == ELEMENT_CHANNEL:
+                continue
+            if typ not in MANIFEST_TYPES:
+                out.append((ch, ver, typ, raw))
+                continue
+            new: list[str] = []
+            for old in expand_digests(typ, raw, elements):
+                address = addresses.get((thread_id, old))
+                if address is None:
+                    address = addresses[(thread_id, old)] = element_digest(*elements[old], key)
+                new.append(address)
+                if address not in added:
+                    added.add(address)
+                    out.append((ELEMENT_CHANNEL, address, *elements[old]))
+            body, nodes, _ = build_manifest(new, key=key)
+            out.append((ch, ver, TREE_MANIFEST_TYPE, body))
+            for address, node in nodes:
+                if address not in added:
+                    added.add(address)
+                    out.append((ELEMENT_CHANNEL, address, NODE_TYPE, node))
+        return out
 
     # ------------------------------------------------------------------ statistics
     def get_statistics(self) -> dict[str, Any]:

@@ -18,6 +18,15 @@ Bodies (no codec here; the manager seals them like any blob):
   an element, level k >= 1 a node covering FANOUT**k elements;
 * node: 1 byte level (>= 1), then the digests of its FANOUT children (level - 1);
 * flat manifest: 16-byte element digests (read only; still understood everywhere).
+
+Addresses. Without client encryption a digest is an unkeyed blake2b of the content, as it
+always was. With encryption on, the store must not reveal the content through its keys, so
+elements and nodes are addressed by a blake2b *keyed* with ``thread_address_key`` (a subkey of
+the primary encryption key, bound to the thread): without the key an address confirms no guess
+and equal elements of two threads get unrelated addresses. Nothing checks an address against
+its content on read (a manifest simply names stored blobs, authenticated by AES-GCM with the
+address in the associated data), so addresses of any scheme -- unkeyed ones written before
+encryption, ones under an older primary key -- stay readable side by side.
 """
 
 from __future__ import annotations
@@ -42,13 +51,28 @@ NODE_TYPE = "lgc:list-node"
 Entry = tuple[int, str]  # (level, hex digest)
 
 
-def element_digest(payload_type: str, raw: bytes) -> str:
-    """The content address of one stored element (or node): its type and bytes."""
-    return hashlib.blake2b(payload_type.encode() + b"\0" + raw, digest_size=DIGEST_SIZE).hexdigest()
+def element_digest(payload_type: str, raw: bytes, key: bytes | None = None) -> str:
+    """The content address of one stored element (or node): its type and bytes, hashed
+    under ``key`` (``thread_address_key``) when the store is encrypted."""
+    if key is None:
+        return hashlib.blake2b(payload_type.encode() + b"\0" + raw, digest_size=DIGEST_SIZE).hexdigest()
+    return hashlib.blake2b(payload_type.encode() + b"\0" + raw, digest_size=DIGEST_SIZE, key=key).hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def thread_address_key(address_key: bytes, thread_id: str) -> bytes:
+    """The key a thread's elements are addressed under (encrypted stores): bound to the thread
+    so that the same element in two threads has unrelated addresses."""
+    data = thread_id.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, key=address_key, digest_size=32, person=b"lgc:thread").digest()
 
 
 def build_manifest(
-    leaves: Sequence[str], previous: Sequence[Sequence[str]] | None = None, previous_count: int = 0
+    leaves: Sequence[str],
+    previous: Sequence[Sequence[str]] | None = None,
+    previous_count: int = 0,
+    *,
+    key: bytes | None = None,
 ) -> tuple[bytes, list[tuple[str, bytes]], list[list[str]]]:
     """The tree manifest body for elements ``leaves`` (hex digests, list order), the nodes
     ``(digest, body)`` it refers to, and the node digests per level (for the next call).
@@ -56,6 +80,7 @@ def build_manifest(
     ``previous`` (the third result of an earlier call, whose ``previous_count`` leaves are
     a prefix of ``leaves``) lets the nodes of that prefix be reused as they are: only the
     nodes completed since are built and returned, so an append costs O(log n), not O(n).
+    ``key``: the thread's address key in an encrypted store (nodes are addressed like elements).
     """
     nodes: list[tuple[str, bytes]] = []
     tails: list[list[Entry]] = []  # per level, the entries left over after the full groups
@@ -73,7 +98,7 @@ def build_manifest(
         marker = bytes((level + 1,))
         for offset in range(0, len(packed), width):
             body = marker + packed[offset : offset + width]
-            digest = _node_digest(body)
+            digest = _node_digest(body, key)
             nodes.append((digest, body))
             parents.append(digest)
         tails.append([(level, h) for h in level_entries[full:]])
@@ -88,9 +113,9 @@ def build_manifest(
 
 
 @functools.lru_cache(maxsize=65536)
-def _node_digest(body: bytes) -> str:
+def _node_digest(body: bytes, key: bytes | None) -> str:
     # memoized: the nodes of a list's unchanged prefix are rebuilt at every step
-    return element_digest(NODE_TYPE, body)
+    return element_digest(NODE_TYPE, body, key)
 
 
 def pack_entries(entries: Iterable[Entry]) -> bytes:

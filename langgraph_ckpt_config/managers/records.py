@@ -51,6 +51,10 @@ class StoredRecord:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     channel_versions: dict[str, ChannelVersion] = field(default_factory=dict)
+    #: What of the stored row could not be parsed (a damaged plaintext column), else None. Such a
+    #: record is still listed -- so ``lgckpt verify --all`` reports it and goes on -- with the
+    #: damaged fields empty, but opening it raises ``IntegrityError`` (``_open_record``).
+    damage: str | None = None
 
 
 @dataclass(slots=True)

@@ -1386,9 +1386,14 @@ class RedisCheckpointManager(BaseCheckpointManager):
                 else (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
                 for (ch, ver), (typ, body) in _first_named(rec, opened[ns], sent)
             ]
-            sealed, checksum = self._seal(self._open_record(rec), self._record_aad(target, ns, rec.checkpoint_id))
-            copy = dataclasses.replace(rec, thread_id=target, payload=sealed, checksum=checksum, updated_at=time.time(),
-                                       tags=list(rec.tags), metadata=dict(rec.metadata), channel_versions=dict(rec.channel_versions))
+            # this config's plaintext rule, whatever the source record was written under
+            payload_type, payload, plain = self._apply_plaintext_rule(
+                rec.kind, rec.payload_type, self._open_record(rec), rec.metadata, strict=False
+            )
+            sealed, checksum = self._seal(payload, self._record_aad(target, ns, rec.checkpoint_id))
+            copy = dataclasses.replace(rec, thread_id=target, payload_type=payload_type, payload=sealed, checksum=checksum,
+                                       updated_at=time.time(), tags=list(rec.tags), metadata=plain,
+                                       channel_versions=dict(rec.channel_versions))
             calls.append(self._write_request(copy, new_blobs))
             field = self._field(ns, rec.checkpoint_id).encode()
             names = wi_all.get(field)

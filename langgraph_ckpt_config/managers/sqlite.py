@@ -466,6 +466,13 @@ class SqliteCheckpointManager(BaseCheckpointManager):
     # ------------------------------------------------------------------ row mapping
     @staticmethod
     def _record(row: tuple) -> StoredRecord:
+        try:
+            tags, metadata, versions = json.loads(row[13]), json.loads(row[14]), json.loads(row[15])
+            damage = None
+            if not (isinstance(tags, list) and isinstance(metadata, dict) and isinstance(versions, dict)):
+                raise ValueError("not the JSON types written")
+        except (ValueError, TypeError):  # json.JSONDecodeError is a ValueError
+            tags, metadata, versions, damage = _parse_damaged_columns(row)
         return StoredRecord(
             thread_id=row[0],
             checkpoint_ns=row[1],
@@ -480,9 +487,10 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             created_at=row[10],
             updated_at=row[11],
             status=row[12],
-            tags=json.loads(row[13]),
-            metadata=json.loads(row[14]),
-            channel_versions=json.loads(row[15]),
+            tags=tags,
+            metadata=metadata,
+            channel_versions=versions,
+            damage=damage,
         )
 
     @staticmethod
@@ -968,3 +976,25 @@ class SqliteCheckpointManager(BaseCheckpointManager):
                 if self._backup_stop.is_set():
                     return
                 logger.warning("SQLite backup of %s failed: %s", self.path, exc)
+
+
+_COLUMN_TYPES = (("tags", list), ("metadata", dict), ("channel_versions", dict))
+
+
+def _parse_damaged_columns(row: tuple) -> tuple[list, dict, dict, str]:
+    """The JSON columns of a row one of which does not parse (or is not of the type written):
+    the good ones parsed, the damaged ones empty, and what is damaged -- so the row can still be
+    listed and reported, never opened (``StoredRecord.damage``)."""
+    parsed: list[Any] = []
+    damaged: list[str] = []
+    for (name, kind), text in zip(_COLUMN_TYPES, row[13:16]):
+        try:
+            value = json.loads(text)
+        except (ValueError, TypeError):
+            value = None
+        if not isinstance(value, kind):
+            damaged.append(name)
+            value = kind()
+        parsed.append(value)
+    what = f"plaintext column(s) {', '.join(damaged)} of the stored row are damaged (not the JSON written)"
+    return parsed[0], parsed[1], parsed[2], what
