@@ -513,3 +513,34 @@ def test_a_damaged_plaintext_column_is_an_integrity_error_and_verify_goes_on(tmp
         if column != "payload_type":  # the serde's type names are its own: verify checks bytes
             assert damaged == [head] and reports[head]["marked_corrupted"]
         assert len(reports) == len(records) > 1 and all(not reports[c]["problems"] for c in reports if c != head)
+
+
+def test_a_thread_with_a_damaged_row_is_not_collected_so_a_repair_loses_nothing(tmp_path, caplog):
+    """Blob collection cannot tell what a row with a damaged ``channel_versions`` references:
+    it skips the thread (with a warning) instead of deleting that checkpoint's values."""
+    from langchain_core.messages import HumanMessage
+
+    from langgraph_ckpt_config.saver import ConfigCheckpointSaver
+    from langgraph_ckpt_config.testing.graphs import chat_graph
+
+    db = tmp_path / "repair.db"
+    cfg = {"configurable": {"thread_id": "T"}}
+    with _manager(db) as m:
+        graph = chat_graph().compile(checkpointer=ConfigCheckpointSaver(m))
+        for i in range(3):
+            graph.invoke({"messages": [HumanMessage(f"msg {i}", id=f"h{i}")]}, cfg)
+        expected = graph.get_state(cfg).values
+    raw = sqlite3.connect(db)
+    rowid, original = raw.execute(
+        "SELECT rowid, channel_versions FROM workflow_checkpoints ORDER BY checkpoint_id DESC LIMIT 1"
+    ).fetchone()
+    raw.execute(_DAMAGE["channel_versions"], (rowid,))
+    raw.commit()
+    with _manager(db) as m, caplog.at_level("WARNING"):
+        assert m.prune_thread("T", keep_last=1) > 0  # older checkpoints go; no value is collected
+    assert "blob collection of thread 'T' skipped" in caplog.text
+    raw.execute("UPDATE workflow_checkpoints SET channel_versions = ? WHERE rowid = ?", (original, rowid))
+    raw.commit()
+    raw.close()
+    with _manager(db) as m:  # repaired: the head reads whole again
+        assert chat_graph().compile(checkpointer=ConfigCheckpointSaver(m)).get_state(cfg).values == expected

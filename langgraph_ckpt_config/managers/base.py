@@ -1322,6 +1322,14 @@ class BaseCheckpointManager(ICheckpointManager):
         candidates = list(self._list_blob_keys(thread_id))
         referenced: set[tuple[str, str, ChannelVersion]] = set()
         records = list(self._query_records(RecordQuery(thread_id=thread_id, include_payload=False)))
+        damaged = [rec.checkpoint_id for rec in records if rec.damage]
+        if damaged:
+            # what a damaged record references is unknown: collecting could delete the values
+            # a repair of that row would need. Nothing is collected until verify/repair.
+            logger.warning(
+                "blob collection of thread %r skipped: checkpoint(s) %s have damaged rows", thread_id, damaged[:3]
+            )
+            return 0
         for rec in records:
             for ch, ver in rec.channel_versions.items():
                 referenced.add((rec.checkpoint_ns, ch, ver))
