@@ -75,12 +75,16 @@ class IntegrityError(ManagerError):
 
 
 class StaleElementsError(IntegrityError):
-    """A ``put`` named list elements this process believed stored, and the store no longer
-    holds them (another process deleted or pruned the thread meanwhile). Nothing was written;
-    the adapter forgets what it knew of the thread and stores the checkpoint again in full."""
+    """A ``put`` named stored values it does not carry -- list elements this process believed
+    stored, or the values of unchanged channels an earlier checkpoint stored -- and the store
+    no longer holds them (another process deleted or pruned the thread meanwhile). Nothing was
+    written; the adapter forgets what it knew of the thread and stores the checkpoint again in
+    full."""
 
     def __init__(self, thread_id: str, missing: list[str]) -> None:
-        super().__init__(f"thread {thread_id!r}: {len(missing)} list element(s) named by the new checkpoint are gone")
+        super().__init__(
+            f"thread {thread_id!r}: {len(missing)} stored value(s) or list element(s) named by the new checkpoint are gone"
+        )
         self.thread_id = thread_id
         self.missing = missing
 

@@ -125,6 +125,12 @@ def _undecodable(bundle: OpenedBundle, exc: Exception) -> IntegrityError:
     )
 
 
+def _every_version(checkpoint: Checkpoint) -> ChannelVersions:
+    """Every channel of the checkpoint as if new: a put that stores all of its values (after a
+    ``StaleElementsError``; an existing value is kept, the same version holds the same value)."""
+    return dict(checkpoint.get("channel_versions", {}))
+
+
 def _created_at(checkpoint: Checkpoint) -> float:
     try:
         return datetime.fromisoformat(checkpoint["ts"]).timestamp()
@@ -532,8 +538,10 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
         try:
             self.manager.put_langgraph_checkpoint(**kwargs)
-        except StaleElementsError:  # the manager forgot the thread's elements: store them again
-            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
+        except StaleElementsError:
+            # another process deleted or pruned what this checkpoint names without carrying it
+            # (list elements, unchanged channels' values): store all of it again
+            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, _every_version(checkpoint))
             self.manager.put_langgraph_checkpoint(**kwargs)
         if remember:
             self._remember_lists(remember)
@@ -651,7 +659,7 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
         try:
             await self.manager.aput_langgraph_checkpoint(**kwargs)
         except StaleElementsError:  # as in put
-            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, new_versions)
+            kwargs, next_config, remember = self._put_kwargs(config, checkpoint, metadata, _every_version(checkpoint))
             await self.manager.aput_langgraph_checkpoint(**kwargs)
         if remember:
             self._remember_lists(remember)

@@ -466,6 +466,49 @@ def test_a_writer_stores_again_what_another_process_deleted_or_pruned(manager_fa
     assert reader.get_state(window).values == {"window": ["closed", "open"], "status": "open"}
 
 
+class TopicState(TypedDict, total=False):
+    topic: str
+    notes: Annotated[list, operator.add]
+
+
+@pytest.mark.parametrize("operation", ["delete_thread", "delete_for_runs"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "redis", "redis-cluster", "plugin-dir"])
+def test_a_run_whose_thread_is_deleted_meanwhile_still_writes_whole_checkpoints(manager_factory, backend, operation):
+    """Another process deletes the thread (or the run's checkpoints) while a run is in a node.
+    The run's next checkpoint names the values of its unchanged channels (``topic``), stored
+    by checkpoints that are gone now: the write notices and stores them again, so the thread
+    the run leaves behind reads whole (never "the stored value of 'topic' is missing")."""
+    worker = manager_factory()
+    admin = worker if backend == "memory" else manager_factory(default_workflow_id="admin")
+    cfg = {"configurable": {"thread_id": "T"}, "metadata": {"run_id": "run-1"}}  # run_id: in every checkpoint's metadata
+
+    def slow(state: TopicState) -> dict[str, Any]:
+        if operation == "delete_thread":
+            ConfigCheckpointSaver(admin).delete_thread("T")
+        else:
+            ConfigCheckpointSaver(admin).delete_for_runs(["run-1"])
+        return {"notes": ["a"]}
+
+    builder = StateGraph(TopicState)
+    builder.add_node("slow", slow)
+    builder.add_node("fast", lambda state: {"notes": ["b"]})
+    builder.add_edge(START, "slow")
+    builder.add_edge("slow", "fast")
+    builder.add_edge("fast", END)
+    app = builder.compile(checkpointer=ConfigCheckpointSaver(worker))
+    # durability "sync": the checkpoints before the node are stored when it deletes them
+    assert app.invoke({"topic": "billing", "notes": []}, cfg, durability="sync") == {"topic": "billing", "notes": ["a", "b"]}
+    reader = worker if backend == "memory" else manager_factory(default_workflow_id="reader")
+    fresh = builder.compile(checkpointer=ConfigCheckpointSaver(reader))
+    assert fresh.get_state(cfg).values == {"topic": "billing", "notes": ["a", "b"]}
+    assert [snapshot.values for snapshot in fresh.get_state_history(cfg)] == [
+        {"topic": "billing", "notes": ["a", "b"]},
+        {"topic": "billing", "notes": ["a"]},
+    ]
+    for rec in reader.query_records(RecordQuery(thread_id="T", include_payload=False)):
+        assert reader.verify_report(rec.checkpoint_id, thread_id="T")["problems"] == []
+
+
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "redis", "redis-cluster", "s3", "plugin-dir"])
 def test_a_checkpoint_written_during_a_collection_keeps_the_elements_it_names(manager_factory, backend):
     """Pruning collects the list elements no remaining checkpoint names. A checkpoint written

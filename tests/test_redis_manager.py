@@ -594,12 +594,14 @@ def test_delta_lineage_by_hand_sync_and_async_match_the_base_walk(make_manager):
 
     long_task = "task-" + "x" * 300  # a str16 task id in the stored write
     put("0001", "ghost", {"a": (1, ("bytes", b"a-seed")), "b|c": (1, ("bytes", b"bc-seed"))})  # its parent was pruned
-    put("0002", "0001", {"a": (2, ("empty", b"")), "gone": (7, None), "ünï💥": (1, ("bytes", b"u" * 70000))},
+    put("0002", "0001", {"a": (2, ("empty", b"")), "gone": (7, ("bytes", b"lost")), "ünï💥": (1, ("bytes", b"u" * 70000))},
         [("t1", 0, "a", "bytes", b"w-a", "p0"), (long_task, -1, "b|c", "bytes", b"w-bc", ""), ("t2", 1, "other", "bytes", b"no", "")])
     put("0003", "0002", {"a": (3, ("empty", b"")), "b|c": (1, None), "ünï💥": (2, ("empty", b""))},
         [("t3", 2, "ünï💥", "bytes", b"w-u", "p1"), ("t3", 0, "a", "bytes", b"w-a3", "p1"), ("t0", 5, "a", "bytes", b"w-a3b", "p0")])
     put("0004", "0003", {"a": (4, ("empty", b""))}, [("t4", 0, "a", "bytes", b"w-a4", "")])
     put("0005", "0004", {"a": (5, ("bytes", b"a5"))})
+    m._delete_blobs(tid, [("ns:1", "gone", 7)])  # a value lost since (a write never names a missing one)
+    m._blob_cache.clear()
 
     expected = {cid: _reference_lineage(m, tid, "ns:1", cid, chans) for cid in [None, "0005", "0004", "0003", "0002", "0001", "nope"]}
     assert [len(v) for v in expected.values()] == [4, 4, 3, 2, 1, 0, 0]  # the walk ends at the missing "ghost"

@@ -80,18 +80,24 @@ def _atomic_write(path: Path, data: bytes) -> None:
     Durable on return matters for ordering: blobs are written (and synced) before
     the record naming them, so after a crash a record never points at a lost blob.
     """
-    _makedirs(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    for attempt in range(3):
+        try:
+            _makedirs(path.parent)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            _fsync_dir(path.parent)
+            return
+        except FileNotFoundError:  # another instance removed the folder meanwhile (delete_thread)
+            if attempt == 2:
+                raise
 
 
 def _read_bytes(path: Path) -> bytes | None:

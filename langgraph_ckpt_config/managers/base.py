@@ -285,6 +285,16 @@ class _NotCached(Exception):
 _OPENED = "\x00opened"
 
 
+def carried_over_values(record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> list[tuple[str, ChannelVersion]]:
+    """``(channel, version)`` of the values a LangGraph checkpoint names without its write
+    carrying them: its unchanged channels, whose values an earlier checkpoint stored. A delete
+    or prune by another process while a run was going on may have removed them since the run
+    read its parent; the write checks they are still there (``_write_checkpoint_checked``)."""
+    ns = record.checkpoint_ns
+    carried = {(b.channel, b.version) for b_ns, b in blobs if b_ns == ns}
+    return [(ch, ver) for ch, ver in record.channel_versions.items() if (ch, ver) not in carried]
+
+
 class _BoundedSet:
     """A thread-safe set that forgets its oldest members past ``maxsize``."""
 
@@ -948,17 +958,19 @@ class BaseCheckpointManager(ICheckpointManager):
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
     ) -> None:
-        """``_write_checkpoint``, unless one of the list elements/nodes ``must_exist`` (named by
-        the new checkpoint, not carried by this write: this process believed them stored) is
-        gone: then ``StaleElementsError`` and nothing is written. Another process may have
-        deleted or pruned the thread since this one learnt what it holds; a checkpoint naming a
-        vanished element would be unreadable. This default checks before writing (a delete in
-        between can still slip through); backends with transactions or scripts check inside
-        the write (SQLite, Redis)."""
-        if must_exist:
+        """``_write_checkpoint``, unless something the new checkpoint names without carrying it
+        is gone: one of the list elements/nodes ``must_exist`` (this process believed them
+        stored), or the value of an unchanged channel (``carried_over_values``: stored by an
+        earlier checkpoint). Then ``StaleElementsError`` and nothing is written. Another
+        process may have deleted or pruned the thread since the run read it; a checkpoint
+        naming a vanished value would be unreadable, and the adapter stores it again in full.
+        This default checks before writing (a delete in between can still slip through);
+        backends with transactions or scripts check inside the write (SQLite, Redis)."""
+        wanted = [(ELEMENT_CHANNEL, h) for h in must_exist] + carried_over_values(record, blobs)
+        if wanted:
             tid, ns = record.thread_id, record.checkpoint_ns
-            found = self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in must_exist])
-            missing = [h for h in must_exist if (ELEMENT_CHANNEL, h) not in found]
+            found = self._read_blobs(tid, ns, wanted)
+            missing = [f"{ch}@{ver}" for ch, ver in wanted if (ch, ver) not in found]
             if missing:
                 raise StaleElementsError(tid, missing)
         self._write_checkpoint(record, blobs)

@@ -14,7 +14,7 @@ from typing import Any
 
 from langgraph_ckpt_config.config.models import MemoryParameters
 from langgraph_ckpt_config.errors import StaleElementsError
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, carried_over_values
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     BlobKey,
@@ -67,11 +67,12 @@ class MemoryCheckpointManager(BaseCheckpointManager):
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
     ) -> None:
         """Checked under the store's lock, where every delete also runs."""
+        wanted = [(ELEMENT_CHANNEL, h) for h in must_exist] + carried_over_values(record, blobs)
         with self._lock:
-            if must_exist:
+            if wanted:
                 thread_blobs = self._blobs.get(record.thread_id, {})
                 ns = record.checkpoint_ns
-                missing = [h for h in must_exist if (ns, ELEMENT_CHANNEL, h) not in thread_blobs]
+                missing = [f"{ch}@{ver}" for ch, ver in wanted if (ns, ch, ver) not in thread_blobs]
                 if missing:
                     raise StaleElementsError(record.thread_id, missing)
             self._write_checkpoint(record, blobs)

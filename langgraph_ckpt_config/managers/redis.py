@@ -105,6 +105,7 @@ from langgraph_ckpt_config.managers.base import (
     OpenedBundle,
     _check_id,
     _run_ids,
+    carried_over_values,
 )
 from langgraph_ckpt_config.managers.layout import encode_component, pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
@@ -935,7 +936,11 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ plans (logic written once)
     def _write_request(
-        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str] = ()
+        self,
+        record: StoredRecord,
+        blobs: Sequence[tuple[str, StoredBlob]],
+        must_exist: Sequence[str] = (),
+        carried_over: Sequence[tuple[str, ChannelVersion]] = (),
     ) -> tuple:
         field = self._field(record.checkpoint_ns, record.checkpoint_id)
         blob_args: list[Any] = []
@@ -947,6 +952,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
             names = _pack([self._blob_field(record.checkpoint_ns, ch, ver) for ch, ver in record.channel_versions.items()])
         ns = record.checkpoint_ns
         required = [self._blob_field(ns, ELEMENT_CHANNEL, h) for h in must_exist]
+        required += [self._blob_field(ns, ch, ver) for ch, ver in carried_over]
         args = [
             field, _pack_checkpoint(record, names), self._ttl,
             self._cr_member(record.checkpoint_ns, record.checkpoint_id), repr(float(record.created_at)),
@@ -955,10 +961,12 @@ class RedisCheckpointManager(BaseCheckpointManager):
         return ("put_checkpoint", self._keys(record.thread_id), args)
 
     def _plan_write_checkpoint(
-        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str] = ()
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str] = (), *, checked: bool = False
     ) -> Plan:
-        """One script call; ``must_exist`` is base.py's check, done by the script before it writes."""
-        res = yield ("script", *self._write_request(record, blobs, must_exist))
+        """One script call. ``checked``: base.py's check (the list elements ``must_exist`` and
+        the values of unchanged channels are still stored), done by the script before it writes."""
+        carried = carried_over_values(record, blobs) if checked else ()
+        res = yield ("script", *self._write_request(record, blobs, must_exist, carried))
         if isinstance(res, list) and res and res[0] in (b"gone", "gone"):
             field = res[1].decode() if isinstance(res[1], bytes) else str(res[1])
             raise StaleElementsError(record.thread_id, [field])
@@ -1420,7 +1428,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
     ) -> None:
-        self._run(self._plan_write_checkpoint(record, blobs, must_exist))
+        self._run(self._plan_write_checkpoint(record, blobs, must_exist, checked=True))
         self._mark_warm(record.thread_id, record.checkpoint_ns)
 
     def _read_bundle(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None) -> StoredBundle | None:
@@ -1551,7 +1559,7 @@ class RedisCheckpointManager(BaseCheckpointManager):
         must_exist = kwargs.pop("must_exist", ())
         record, blobs = self._prepare_langgraph_checkpoint(**kwargs)
         try:
-            await self._arun(self._plan_write_checkpoint(record, blobs, must_exist))
+            await self._arun(self._plan_write_checkpoint(record, blobs, must_exist, checked=True))
         except BaseException as exc:
             self._forget_sealed(record.thread_id, blobs)
             if isinstance(exc, StaleElementsError):

@@ -43,7 +43,7 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
     StaleElementsError,
 )
-from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager, OpenedBundle, carried_over_values
 from langgraph_ckpt_config.managers.records import (
     ELEMENT_CHANNEL,
     BlobKey,
@@ -228,10 +228,14 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             "put_record": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
             "put_blob": f'INSERT OR IGNORE INTO "{t}_blobs" (thread_id, checkpoint_ns, channel, version, payload_type, payload, checksum) VALUES (?,?,?,?,?,?,?)',
             "get_blob": f'SELECT payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?',
-            "put_record_if_elements": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? '
-            f'WHERE (SELECT count(*) FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
-            "AND version IN (SELECT value FROM json_each(?))) = ?",
-            "elements_present": f'SELECT version FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
+            # + "<sum of counts> = ?": the record only if every named value is stored
+            "put_record_if_present": f'INSERT OR REPLACE INTO "{t}" ({payload_cols}) SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,? WHERE ',
+            # one count per channel, each a primary-key search (an OR of pairs or a row-value IN
+            # would scan the thread's blobs); list elements: their versions as a JSON list
+            "count_values": f'(SELECT count(*) FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
+            "AND version IN (SELECT value FROM json_each(?)))",
+            "values_present": f'SELECT version FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
+            "AND version IN (SELECT value FROM json_each(?))",
             "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
             "put_write_ignore": f'INSERT OR IGNORE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
             "put_write_replace": f'INSERT OR REPLACE INTO "{t}_writes" ({write_cols}) VALUES (?,?,?,?,?,?,?,?,?,?)',
@@ -516,33 +520,51 @@ class SqliteCheckpointManager(BaseCheckpointManager):
 
     # ------------------------------------------------------------------ writes
     def _write_checkpoint(self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]]) -> None:
-        self._write_checkpoint_checked(record, blobs, ())
+        self._write(record, blobs, ())
 
     def _write_checkpoint_checked(
         self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], must_exist: Sequence[str]
     ) -> None:
-        """One transaction; base.py's check of ``must_exist`` runs inside it, so no other
-        process can delete an element between the check and the commit."""
+        """One transaction; base.py's check (the list elements ``must_exist`` and the values of
+        unchanged channels are still stored) runs inside it, so no other process can delete
+        one between the check and the commit."""
+        wanted = [(ELEMENT_CHANNEL, h) for h in must_exist] + carried_over_values(record, blobs)
+        self._write(record, blobs, wanted)
+
+    def _write(
+        self, record: StoredRecord, blobs: Sequence[tuple[str, StoredBlob]], wanted: Sequence[tuple[str, ChannelVersion]]
+    ) -> None:
+        """Blobs and record in one transaction; the record only if every ``(channel, version)``
+        of ``wanted`` is stored (else ``StaleElementsError``, nothing written)."""
         sql = self._sql
         tid, ns = record.thread_id, record.checkpoint_ns
         blob_rows = [
             (tid, b_ns, b.channel, _version_key(b.version), b.payload_type, b.payload, b.checksum) for b_ns, b in blobs
         ]
         record_row = self._record_row(record)
-        wanted = json.dumps([_version_key(h) for h in must_exist]) if must_exist else None
+        by_channel: dict[str, set[str]] = {}
+        for ch, ver in wanted:
+            by_channel.setdefault(ch, set()).add(_version_key(ver))
+        groups = [(ch, json.dumps(sorted(versions)), len(versions)) for ch, versions in by_channel.items()]
+        condition = " + ".join([sql["count_values"]] * len(groups)) + " = ?"
+        params = [part for ch, versions, _ in groups for part in (tid, ns, ch, versions)]
+        wanted_count = sum(n for _, _, n in groups)
 
         def body(conn: sqlite3.Connection) -> None:
             if blob_rows:  # immutable per key: an existing blob is kept (INSERT OR IGNORE)
                 conn.executemany(sql["put_blob"], blob_rows)
-            if wanted is None:
+            if not groups:
                 conn.execute(sql["put_record"], record_row)
                 return
-            # the record only if every named element is there: one statement, no extra round
-            count = (tid, ns, ELEMENT_CHANNEL, wanted, len(set(must_exist)))
-            if conn.execute(sql["put_record_if_elements"], (*record_row, *count)).rowcount == 1:
+            # one statement, no extra round: the record only if every named value is there
+            statement = sql["put_record_if_present"] + condition
+            if conn.execute(statement, (*record_row, *params, wanted_count)).rowcount == 1:
                 return
-            present = {row[0] for row in conn.execute(sql["elements_present"], (tid, ns, ELEMENT_CHANNEL, wanted))}
-            raise StaleElementsError(tid, [h for h in must_exist if _version_key(h) not in present])
+            missing = []
+            for ch, versions, _ in groups:
+                present = {row[0] for row in conn.execute(sql["values_present"], (tid, ns, ch, versions))}
+                missing += [f"{ch}@{v}" for v in json.loads(versions) if v not in present]
+            raise StaleElementsError(tid, missing)
 
         self._run(body, mode="IMMEDIATE")
 
