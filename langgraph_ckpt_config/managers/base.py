@@ -1382,7 +1382,7 @@ class BaseCheckpointManager(ICheckpointManager):
             frontier = {h for typ, body in opened.values() if typ in MANIFEST_TYPES for _, h in manifest_entries(typ, body)}
             while frontier:  # a tree level per batch
                 asked |= frontier
-                stored = self._read_blobs_cached(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in sorted(frontier)])
+                stored = self._read_blobs(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in sorted(frontier)])
                 children: set[str] = set()
                 for key, b in stored.items():
                     body = self._open_blob(thread_id, ns, b)

@@ -26,6 +26,7 @@ empty at the start of the test. ``overrides`` are manager parameters.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -633,6 +634,47 @@ class ManagerContract:
         assert await manager.adelete_for_runs([None, "r1"]) == 1
         assert left() == ["001", "002", "004"]
 
+    # ------------------------------------------------------------------ list, then read: races
+    def _three_checkpoints(self, manager) -> None:
+        for i, parent in (("001", None), ("002", "001"), ("003", "002")):
+            _lg_put(manager, "src", i, parent=parent, channels={"a": f"value {i}".encode()})
+            manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id=i,
+                                         writes=[("task", 0, "a", "bytes", f"write {i}".encode(), "")], replace=False)
+
+    @pytest.mark.parametrize("operation", ["copy", "export"])
+    def test_checkpoints_deleted_while_copied_or_exported_are_left_out_whole(self, manager_factory, operation):
+        """Another process prunes the source after the copy (export) listed its checkpoints,
+        before it read their values: the pruned ones are left out, not copied without values."""
+        manager = manager_factory()
+        other = manager_factory()
+        other = other if _shares_storage(manager, other) else manager
+        self._three_checkpoints(manager)
+        with _before_first_value_read(manager, lambda: other.prune_thread("src", keep_last=1)) as fired:
+            if operation == "copy":
+                manager.copy_thread("src", "dst")
+            else:
+                doc = manager.export_threads(["src"])
+        assert fired
+        if operation == "export":
+            assert [r["checkpoint_id"] for r in doc["records"]] == ["003"]
+            assert [w["checkpoint_id"] for w in doc["writes"]] == ["003"]
+            manager.import_document(doc, thread_id="dst")
+        copied = manager.query_records(RecordQuery(thread_id="dst", include_payload=False))
+        assert [r.checkpoint_id for r in copied] == ["003"]
+        assert manager.verify_report("003", thread_id="dst")["problems"] == []
+        bundle = manager.get_langgraph_bundle("dst")
+        assert bundle.blobs[("a", "v-003")][1] == b"value 003" and [w.data for w in bundle.writes] == [b"write 003"]
+
+    @pytest.mark.parametrize("operation", ["copy", "export"])
+    def test_copy_or_export_of_a_checkpoint_missing_values_raises(self, manager, operation):
+        """A checkpoint still stored whose value is gone is damage: IntegrityError naming it,
+        and nothing of the copy written -- never a copy or file that cannot be read back."""
+        self._three_checkpoints(manager)
+        manager._delete_blobs("src", [("", "a", "v-002")])
+        with pytest.raises(IntegrityError, match=r"'002' of thread 'src'.*channel 'a'"):
+            manager.copy_thread("src", "dst") if operation == "copy" else manager.export_threads(["src"])
+        assert manager.query_records(RecordQuery(thread_id="dst", include_payload=False)) == []
+
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
         _lg_put(manager, "t", "002", ns="child:1", channels={"a": b"child"})
@@ -709,6 +751,40 @@ class ManagerContract:
         assert bundle.payload == b"p" and bundle.blobs[("a", 1)][1] == b"v"
         await manager.adelete_thread("lg")
         assert await manager.aget_langgraph_bundle("lg") is None
+
+
+@contextlib.contextmanager
+def _before_first_value_read(manager, action):
+    """Run ``action`` once, just before ``manager`` first reads channel values (after a copy or
+    export listed the records): a deterministic interleaving with another process. Yields a
+    list that is non-empty once ``action`` ran."""
+    fired: list[bool] = []
+    # Redis reads blobs through a plan (``_plan_read_blobs``) in its own copy_thread too
+    name = "_plan_read_blobs" if hasattr(manager, "_plan_read_blobs") else "_read_blobs"
+    original = getattr(manager, name)
+
+    def fire() -> None:
+        if not fired:
+            fired.append(True)
+            action()
+
+    if name == "_plan_read_blobs":
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            fire()
+            return (yield from original(*args, **kwargs))
+
+    else:
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            fire()
+            return original(*args, **kwargs)
+
+    setattr(manager, name, hooked)
+    try:
+        yield fired
+    finally:
+        delattr(manager, name)
 
 
 def _shares_storage(a, b) -> bool:
