@@ -216,6 +216,36 @@ def test_migrate_interrupted_part_way_then_resumed(workspace):
         assert graph.get_state({"configurable": {"thread_id": "chat-1"}}).values["turns"] == 4
 
 
+def test_migrate_killed_between_a_checkpoint_and_its_writes_keeps_the_pending_interrupt(workspace):
+    """A migration killed after the target stored ask-1's head, before its pending writes (the
+    interrupt): the re-run completes the writes, so the thread still waits for its answer."""
+    from langgraph_ckpt_config.factory import CheckpointManagerFactory
+
+    with CheckpointManagerFactory(str(workspace)) as factory:
+        source, target = factory.create_manager("main"), factory.create_manager("archive")
+        doc = source.export_threads(["ask-1"])
+        head = next(w["checkpoint_id"] for w in doc["writes"] if w["channel"] == "__interrupt__")
+        store_writes = target.put_langgraph_writes
+
+        def killed(**kwargs):
+            if kwargs["checkpoint_id"] == head:
+                raise KeyboardInterrupt("kill -9")
+            store_writes(**kwargs)
+
+        target.put_langgraph_writes = killed
+        with pytest.raises(KeyboardInterrupt):
+            target.import_document(doc, skip_existing=True)
+    result = json.loads(lgckpt(workspace, "migrate", "--from", "main", "--to", "archive", "--json").stdout)
+    assert result["already_present"] >= 1
+    with from_config(str(workspace), manager="archive") as saver:
+        graph = approval_graph().compile(checkpointer=saver)
+        state = graph.get_state({"configurable": {"thread_id": "ask-1"}})
+        assert state.next and len(state.interrupts) == 1
+    with from_config(str(workspace)) as saver:
+        expected = approval_graph().compile(checkpointer=saver).get_state({"configurable": {"thread_id": "ask-1"}})
+    assert state.interrupts == expected.interrupts and state.values == expected.values
+
+
 def test_bad_arguments_exit_nonzero_with_one_line(workspace):
     folder = workspace.parent
     for args in (["cleanup"], ["migrate", "--from", "main", "--to", "main"], ["show", "chat-1", "no-such-checkpoint"],

@@ -2239,19 +2239,25 @@ class BaseCheckpointManager(ICheckpointManager):
         The whole document is checked first (export_doc.py), and so is every conflict with
         what the store holds: a damaged or incomplete file, or a conflict, imports nothing.
         ``thread_id`` renames the thread (a file of one thread only); ``skip_existing`` leaves
-        records that already exist untouched (a resumed migration); ``progress`` is called
-        after each record written."""
+        records that already exist untouched (a resumed migration) but still imports the
+        file's pending writes of such a record, insert-if-absent, when it is the same checkpoint
+        (same parent, kind and channel versions): a run stopped between a record and its writes
+        is completed by the next; ``progress`` is called after each record written."""
         self._require_open()
         items = read_export(doc, renaming_thread=thread_id is not None, renaming_checkpoint=checkpoint_id is not None)
         # Every conflict before any write: a refused import leaves the store as it was.
         todo = []
         conflicts = []
+        present = []  # (item, target) of records skipped as present whose writes are imported
         for item in items:
             src_tid, ns, src_cid = item.key
             target = (thread_id or src_tid, ns, checkpoint_id or src_cid)
-            if not overwrite and self._read_record(*target) is not None:
+            existing = None if overwrite else self._read_record(*target)
+            if existing is not None:
                 if not skip_existing:
                     conflicts.append(target)
+                elif item.writes and _same_checkpoint(existing, item.fields):
+                    present.append((item, target))
                 continue
             todo.append((item, target))
         if conflicts:
@@ -2263,6 +2269,11 @@ class BaseCheckpointManager(ICheckpointManager):
         imported: list[tuple[str, str, str]] = []
         counted: set[tuple[str, str, str, Any]] = set()
         addresses: dict[tuple[str, str], str] = {}
+        for item, (tid, ns, cid) in present:
+            # A record is written before its writes (``_import_item``): a run stopped between
+            # the two left it without them. Insert-if-absent, special channels included: a
+            # write already there is this import's own, or newer than the file's.
+            self.put_langgraph_writes(thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, writes=item.writes, replace=False)
         for item, (tid, ns, cid) in todo:
             self._import_item(item, tid, ns, cid, metadata, counted, addresses)
             imported.append((tid, ns, cid))
@@ -2506,6 +2517,16 @@ def _value_gaps(rec: StoredRecord, opened: Mapping[BlobKey, tuple[str, bytes]], 
             if n:
                 gaps.append(f"{n} list element(s) or node(s) of channel {ch!r} (version {ver!r})")
     return gaps
+
+
+def _same_checkpoint(existing: StoredRecord, fields: Mapping[str, Any]) -> bool:
+    """Whether a stored record is the checkpoint an export record describes (not another
+    history's checkpoint under the same id): same parent, kind and channel versions."""
+    return (
+        existing.parent_checkpoint_id == fields.get("parent_checkpoint_id")
+        and existing.kind == fields.get("kind", RecordKind.DATA.value)
+        and existing.channel_versions == dict(fields.get("channel_versions") or {})
+    )
 
 
 def _iso(ts: float | None) -> str | None:

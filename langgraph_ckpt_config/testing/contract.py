@@ -675,6 +675,38 @@ class ManagerContract:
             manager.copy_thread("src", "dst") if operation == "copy" else manager.export_threads(["src"])
         assert manager.query_records(RecordQuery(thread_id="dst", include_payload=False)) == []
 
+    def test_a_resumed_import_completes_a_record_stopped_before_its_writes(self, manager):
+        """``import_document(skip_existing=True)`` (``lgckpt migrate``) stopped after a record was
+        written, before its pending writes: the re-run skips the record but imports its writes,
+        insert-if-absent -- a pending interrupt (a special channel) is not lost."""
+        _lg_put(manager, "src", "001", channels={"a": b"1"})
+        _lg_put(manager, "src", "002", parent="001", channels={"a": b"2"})
+        writes = [("task", 0, "a", "bytes", b"regular", "p"), ("task", -3, "__interrupt__", "bytes", b"ask", "p")]
+        manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id="002", writes=writes[:1], replace=False)
+        manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id="002", writes=writes[1:], replace=True)
+        doc = manager.export_threads(["src"])
+        original = manager.put_langgraph_writes
+
+        def killed(**kwargs: Any) -> None:
+            raise KeyboardInterrupt("killed between the record and its writes")
+
+        manager.put_langgraph_writes = killed
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                manager.import_document(doc, thread_id="dst", skip_existing=True)
+        finally:
+            del manager.put_langgraph_writes
+        assert manager.put_langgraph_writes == original
+        assert manager.get_langgraph_bundle("dst").writes == []  # the record is there, its writes are not
+        assert manager.import_document(doc, thread_id="dst", skip_existing=True) == []  # nothing left to write...
+        copied = sorted((w.task_id, w.idx, w.channel, w.data) for w in manager.get_langgraph_bundle("dst").writes)
+        assert copied == [("task", -3, "__interrupt__", b"ask"), ("task", 0, "a", b"regular")]  # ...but its writes
+        # a write the target holds already is kept (insert-if-absent, special channels too)
+        manager.put_langgraph_writes(thread_id="dst", checkpoint_ns="", checkpoint_id="002",
+                                     writes=[("task", -3, "__interrupt__", "bytes", b"newer", "p")], replace=True)
+        manager.import_document(doc, thread_id="dst", skip_existing=True)
+        assert {w.idx: w.data for w in manager.get_langgraph_bundle("dst").writes} == {-3: b"newer", 0: b"regular"}
+
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
         _lg_put(manager, "t", "002", ns="child:1", channels={"a": b"child"})
