@@ -1970,8 +1970,13 @@ class BaseCheckpointManager(ICheckpointManager):
         rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
         if rec is None:
             return False
-        if rec.status == CheckpointStatus.CORRUPTED.value and self.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns)["problems"]:
-            raise IntegrityError(f"checkpoint {checkpoint_id!r} still fails verification; it cannot be restored")
+        if rec.status == CheckpointStatus.CORRUPTED.value:
+            try:
+                failing = self.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns)["problems"]
+            except CheckpointNotFoundError:
+                return False  # deleted meanwhile
+            if failing:
+                raise IntegrityError(f"checkpoint {checkpoint_id!r} still fails verification; it cannot be restored")
         return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, status=CheckpointStatus.ACTIVE.value, updated_at=time.time())
 
     # ------------------------------------------------------------------ verify
@@ -1979,7 +1984,11 @@ class BaseCheckpointManager(ICheckpointManager):
         return not self.verify_report(checkpoint_id, thread_id=thread_id, checkpoint_ns=checkpoint_ns)["problems"]
 
     def verify_report(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> dict[str, Any]:
-        """Check the payload, every referenced blob and every write; mark the record corrupted on failure."""
+        """Check the payload, every referenced blob and every write; mark the record corrupted on failure.
+
+        ``CheckpointNotFoundError`` when the checkpoint does not exist -- also when it is deleted
+        while it is verified (its values then go missing with it, which is not damage: marking it
+        finds no record). A loop that lists checkpoints first counts those as gone, not corrupted."""
         self._require_open()
         try:
             rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
@@ -1987,8 +1996,11 @@ class BaseCheckpointManager(ICheckpointManager):
             if thread_id is None:
                 raise
             # The row itself cannot be read back: report it and mark it, without its payload.
+            if not self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time()):
+                raise CheckpointNotFoundError(
+                    f"checkpoint {checkpoint_id!r} of thread {thread_id!r} (namespace {checkpoint_ns!r}) was deleted while it was verified"
+                ) from exc
             self._count("verification_failures")
-            self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
             return {
                 "thread_id": thread_id,
                 "checkpoint_ns": checkpoint_ns,
@@ -2033,9 +2045,13 @@ class BaseCheckpointManager(ICheckpointManager):
                 check(w.payload, w.checksum, self._write_aad(tid, ns, cid, w.task_id, w.idx), f"write {w.task_id}/{w.idx}")
         self._count("verifications")
         if problems:
+            if not self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time()):
+                # What was missing went with the record (a prune, a cron cleanup): not damage.
+                raise CheckpointNotFoundError(
+                    f"checkpoint {cid!r} of thread {tid!r} (namespace {ns!r}) was deleted while it was verified"
+                )
             self._count("verification_failures")
             logger.warning("checkpoint %r of thread %r failed verification: %s", cid, tid, "; ".join(problems))
-            self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
         elif key_problems:
             # Not marked: marking would take a healthy thread offline over a key setting.
             self._count("verification_failures")

@@ -707,6 +707,20 @@ class ManagerContract:
         manager.import_document(doc, thread_id="dst", skip_existing=True)
         assert {w.idx: w.data for w in manager.get_langgraph_bundle("dst").writes} == {-3: b"newer", 0: b"regular"}
 
+    def test_a_checkpoint_deleted_while_it_is_verified_is_not_found_not_corrupted(self, manager_factory):
+        """Verification read the record, then a prune removed it with its values: the values
+        are missing because the checkpoint is gone, which is not damage (nothing to mark)."""
+        manager = manager_factory()
+        other = manager_factory()
+        other = other if _shares_storage(manager, other) else manager
+        self._three_checkpoints(manager)
+        with _before_first_value_read(manager, lambda: other.delete_checkpoints("src", [("", "001")])) as fired:
+            with pytest.raises(CheckpointNotFoundError, match="deleted while it was verified"):
+                manager.verify_report("001", thread_id="src")
+        assert fired
+        assert manager.verify_report("002", thread_id="src")["problems"] == []
+        assert manager.get_statistics()["operations"].get("verification_failures", 0) == 0
+
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
         _lg_put(manager, "t", "002", ns="child:1", channels={"a": b"child"})
