@@ -216,6 +216,94 @@ def test_migrate_interrupted_part_way_then_resumed(workspace):
         assert graph.get_state({"configurable": {"thread_id": "chat-1"}}).values["turns"] == 4
 
 
+def test_migrate_killed_between_a_checkpoint_and_its_writes_keeps_the_pending_interrupt(workspace):
+    """A migration killed after the target stored ask-1's head, before its pending writes (the
+    interrupt): the re-run completes the writes, so the thread still waits for its answer."""
+    from langgraph_ckpt_config.factory import CheckpointManagerFactory
+
+    with CheckpointManagerFactory(str(workspace)) as factory:
+        source, target = factory.create_manager("main"), factory.create_manager("archive")
+        doc = source.export_threads(["ask-1"])
+        head = next(w["checkpoint_id"] for w in doc["writes"] if w["channel"] == "__interrupt__")
+        store_writes = target.put_langgraph_writes
+
+        def killed(**kwargs):
+            if kwargs["checkpoint_id"] == head:
+                raise KeyboardInterrupt("kill -9")
+            store_writes(**kwargs)
+
+        target.put_langgraph_writes = killed
+        with pytest.raises(KeyboardInterrupt):
+            target.import_document(doc, skip_existing=True)
+    result = json.loads(lgckpt(workspace, "migrate", "--from", "main", "--to", "archive", "--json").stdout)
+    assert result["already_present"] >= 1
+    with from_config(str(workspace), manager="archive") as saver:
+        graph = approval_graph().compile(checkpointer=saver)
+        state = graph.get_state({"configurable": {"thread_id": "ask-1"}})
+        assert state.next and len(state.interrupts) == 1
+    with from_config(str(workspace)) as saver:
+        expected = approval_graph().compile(checkpointer=saver).get_state({"configurable": {"thread_id": "ask-1"}})
+    assert state.interrupts == expected.interrupts and state.values == expected.values
+
+
+def _lgckpt_with_a_deletion_before(config: Path, method: str, *args: str) -> subprocess.CompletedProcess:
+    """``lgckpt *args`` in a process where the first call of the manager's ``method`` on chat-1
+    deletes that very checkpoint just before (a cron cleanup after the command listed it)."""
+    script = f"""
+import sys
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager as B
+orig = B.{method}
+fired = []
+def hooked(self, checkpoint_id, *, thread_id=None, checkpoint_ns=""):
+    if thread_id == "chat-1" and not fired:
+        fired.append(checkpoint_id)
+        self.delete_checkpoints(thread_id, [(checkpoint_ns, checkpoint_id)])
+    return orig(self, checkpoint_id, thread_id=thread_id, checkpoint_ns=checkpoint_ns)
+B.{method} = hooked
+sys.argv = ["lgckpt", "--config", {str(config)!r}, *{list(args)!r}]
+from langgraph_ckpt_config.cli import main
+main()
+"""
+    env = {**os.environ, "LGCKPT_TEST_SECRET": "s3cr3t-password-value", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_verify_archive_restore_go_on_past_checkpoints_deleted_after_they_were_listed(workspace):
+    before = len(json.loads(lgckpt(workspace, "history", "chat-1", "--json").stdout))
+    proc = _lgckpt_with_a_deletion_before(workspace, "verify_report", "verify", "--all", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["gone"] == 1 and report["corrupted"] == [] and report["checked"] >= before - 1
+    proc = _lgckpt_with_a_deletion_before(workspace, "archive_checkpoint", "archive", "chat-1", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == {"archived": before - 2, "gone": 1, "thread_id": "chat-1"}
+    proc = _lgckpt_with_a_deletion_before(workspace, "restore_checkpoint", "restore", "chat-1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"restored {before - 3} checkpoint(s) of chat-1, 1 deleted meanwhile" in proc.stdout
+
+
+def test_migrate_goes_on_past_a_thread_deleted_after_it_was_listed(workspace):
+    script = f"""
+import sys
+from langgraph_ckpt_config.managers.base import BaseCheckpointManager as B
+orig = B.export_threads
+def hooked(self, thread_ids, output_path=None):
+    if list(thread_ids) == ["chat-1"]:
+        self.delete_thread("chat-1")  # max_age cleanup, after migrate listed the threads
+    return orig(self, thread_ids, output_path)
+B.export_threads = hooked
+sys.argv = ["lgckpt", "--config", {str(workspace)!r}, "migrate", "--from", "main", "--to", "archive", "--json"]
+from langgraph_ckpt_config.cli import main
+main()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "LGCKPT_TEST_SECRET": "s3cr3t-password-value"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["threads"] == 1 and result["threads_gone"] == 1 and result["copied"] > 0
+    assert json.loads(lgckpt(workspace, "--manager", "archive", "verify", "--all", "--json").stdout)["checked"] == result["copied"]
+
+
 def test_bad_arguments_exit_nonzero_with_one_line(workspace):
     folder = workspace.parent
     for args in (["cleanup"], ["migrate", "--from", "main", "--to", "main"], ["show", "chat-1", "no-such-checkpoint"],

@@ -319,3 +319,44 @@ def test_plaintext_channel_versions_pointing_elsewhere_are_an_integrity_error(ma
     report = manager.verify_report(head.checkpoint_id, thread_id="cv")
     assert any("channel_versions" in p and "turns" in p for p in report["problems"])
     assert graph is not None
+
+
+@pytest.mark.parametrize("operation", ["copy", "export"])
+def test_a_chat_thread_pruned_while_copied_or_exported_reads_back_whole(manager_factory, operation):
+    """List elements and nodes too: a prune between the listing and the reads leaves the pruned
+    checkpoints out of the copy (export), and everything copied reads back and verifies."""
+    from langgraph_ckpt_config.testing.contract import _before_first_value_read
+
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    graph = _chat(saver, "src", 4)
+    with _before_first_value_read(manager, lambda: manager.prune_thread("src", keep_last=1)) as fired:
+        if operation == "copy":
+            saver.copy_thread("src", "dst")
+        else:
+            manager.import_document(manager.export_threads(["src"]), thread_id="dst")
+    assert fired
+    copied = manager.query_records(RecordQuery(thread_id="dst", include_payload=False))
+    left = manager.query_records(RecordQuery(thread_id="src", include_payload=False))
+    assert sorted(r.checkpoint_id for r in copied) == sorted(r.checkpoint_id for r in left)
+    for rec in copied:
+        assert manager.verify_report(rec.checkpoint_id, thread_id="dst", checkpoint_ns=rec.checkpoint_ns)["problems"] == []
+    assert graph.get_state(_cfg("dst")).values["messages"] == graph.get_state(_cfg("src")).values["messages"]
+
+
+@pytest.mark.parametrize("operation", ["copy", "export"])
+def test_a_list_element_missing_from_a_stored_checkpoint_stops_copy_and_export(manager_factory, operation):
+    from langgraph_ckpt_config.errors import IntegrityError
+    from langgraph_ckpt_config.managers.records import ELEMENT_CHANNEL
+
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    _chat(saver, "src", 3)
+    manager.prune_thread("src", keep_last=1)
+    element = next(k for k in manager._list_blob_keys("src") if k[1] == ELEMENT_CHANNEL)
+    manager._delete_blobs("src", [element])
+    manager._element_cache.clear()  # as in another process: what this one read is not cached
+    manager._blob_cache.clear()
+    with pytest.raises(IntegrityError, match=r"thread 'src'.*list element"):
+        saver.copy_thread("src", "dst") if operation == "copy" else manager.export_threads(["src"])
+    assert manager.query_records(RecordQuery(thread_id="dst", include_payload=False)) == []

@@ -47,9 +47,13 @@ def verify(
     manager = state(ctx).manager()
     recs = _records(manager, thread_id)
     reports = []
+    gone = 0
     with progress(ctx, len(recs), "verifying") as bar:
         for rec in recs:
-            reports.append(manager.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns))
+            try:
+                reports.append(manager.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns))
+            except CheckpointNotFoundError:
+                gone += 1  # deleted since it was listed (retention, a cron cleanup): not corrupt
             bar.advance()
     bad = [r for r in reports if r["problems"]]
     corrupted = [r for r in bad if r["marked_corrupted"]]
@@ -58,7 +62,9 @@ def verify(
     if undecryptable:
         # intact bytes that this configuration cannot decrypt: a key setting, not damage; not marked
         title += f", {len(undecryptable)} not decryptable with the configured keys (client_encryption.keys)"
-    emit(ctx, {"checked": len(reports), "corrupted": corrupted, "not_decryptable": undecryptable}, title=title,
+    if gone:
+        title += f", {gone} deleted meanwhile (not checked)"
+    emit(ctx, {"checked": len(reports), "gone": gone, "corrupted": corrupted, "not_decryptable": undecryptable}, title=title,
          columns=["thread", "namespace", "checkpoint", "problem"],
          rows=[(r["thread_id"], r["checkpoint_ns"], r["checkpoint_id"], "; ".join(r["problems"])) for r in bad])
     if bad:
@@ -67,15 +73,19 @@ def verify(
 
 def _set_status(ctx: typer.Context, thread_id: str, checkpoint_id: str | None, archive: bool) -> None:
     manager = state(ctx).manager()
-    changed = 0
+    changed = gone = 0
     target = "archived" if archive else "active"
     for rec in _records(manager, thread_id, checkpoint_id):
         if rec.status == target:  # already so: not counted as changed
             continue
         fn = manager.archive_checkpoint if archive else manager.restore_checkpoint
-        changed += bool(fn(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns))
+        if fn(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns):
+            changed += 1
+        else:
+            gone += 1  # False: no such record any more (deleted since it was listed)
     verb = "archived" if archive else "restored"
-    emit(ctx, {verb: changed, "thread_id": thread_id}) if state(ctx).json_output else console.print(f"{verb} {changed} checkpoint(s) of {thread_id}", markup=False)
+    emit(ctx, {verb: changed, "gone": gone, "thread_id": thread_id}) if state(ctx).json_output else console.print(
+        f"{verb} {changed} checkpoint(s) of {thread_id}" + (f", {gone} deleted meanwhile" if gone else ""), markup=False)
 
 
 @app.command("archive")
@@ -205,10 +215,17 @@ def migrate(
     src = state(ctx).manager(source)
     dst = state(ctx).manager(target, existing=False)
     thread_ids = list(threads) if threads else src.list_thread_ids()
-    copied = skipped = 0
+    copied = skipped = gone = 0
     with progress(ctx, len(thread_ids), f"migrating {source} -> {target}") as bar:
         for tid in thread_ids:
-            doc = src.export_threads([tid])
+            try:
+                doc = src.export_threads([tid])
+            except CheckpointNotFoundError:
+                if threads:
+                    raise  # named on the command line: an error
+                gone += 1  # listed, then deleted (a cron cleanup, max_age): nothing to copy
+                bar.advance()
+                continue
             _refuse_foreign_history(dst, tid, doc, target)
             imported = dst.import_document(doc, skip_existing=True)
             copied += len(imported)
@@ -220,7 +237,7 @@ def migrate(
             if move:
                 src.delete_thread(tid)
             bar.advance()
-    result = {"threads": len(thread_ids), "copied": copied, "already_present": skipped, "moved": move}
+    result = {"threads": len(thread_ids) - gone, "copied": copied, "already_present": skipped, "threads_gone": gone, "moved": move}
     emit(ctx, result) if state(ctx).json_output else console.print(
-        f"migrated {len(thread_ids)} thread(s) from {source} to {target}: {copied} copied, {skipped} already present"
-        + (", source deleted" if move else ""), markup=False)
+        f"migrated {len(thread_ids) - gone} thread(s) from {source} to {target}: {copied} copied, {skipped} already present"
+        + (f", {gone} thread(s) deleted meanwhile" if gone else "") + (", source deleted" if move else ""), markup=False)

@@ -116,9 +116,11 @@ def history(
             try:
                 bundle = manager.get_langgraph_bundle(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
             except CkptError as exc:
-                rows.append(_history_row(manager, rec, None, problem=str(exc)))
-                continue
-            rows.append(_history_row(manager, rec, bundle))
+                if manager.query_records(dataclasses.replace(query, checkpoint_id=rec.checkpoint_id, limit=None, include_payload=False)):
+                    rows.append(_history_row(manager, rec, None, problem=str(exc)))
+                continue  # else deleted since it was listed (its values went with it): not listed
+            if bundle is not None:  # None: deleted since it was listed
+                rows.append(_history_row(manager, rec, bundle))
     if not rows:
         raise CheckpointNotFoundError(f"thread {thread_id!r} has no LangGraph checkpoints in namespace {namespace!r}")
     emit(

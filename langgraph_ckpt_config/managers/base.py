@@ -1372,34 +1372,130 @@ class BaseCheckpointManager(ICheckpointManager):
             out.update((ns, h) for h in self._element_closure(thread_id, ns, found, strict=False))
         return out
 
+    def _thread_values(
+        self, thread_id: str, records: Sequence[StoredRecord]
+    ) -> dict[str, dict[BlobKey, tuple[str, bytes]]]:
+        """Per namespace, the opened ``(payload_type, bytes)`` of every blob the LangGraph
+        ``records`` of one thread name, and of every list element and node their manifests
+        reach, as the store holds them now. What is missing is left out (``_value_gaps``
+        names it): a record listed earlier may have been deleted since, with its values."""
+        out: dict[str, dict[BlobKey, tuple[str, bytes]]] = {}
+        lg = [r for r in records if r.kind == RecordKind.LANGGRAPH.value]
+        for ns in sorted({r.checkpoint_ns for r in lg}):
+            keys = list(dict.fromkeys(key for r in lg if r.checkpoint_ns == ns for key in r.channel_versions.items()))
+            found: dict[BlobKey, StoredBlob] = {}
+            for i in range(0, len(keys), 1000):
+                found.update(self._read_blobs(thread_id, ns, keys[i : i + 1000]))
+            opened = {
+                key: (b.payload_type, b"" if b.payload_type == EMPTY_BLOB_TYPE else self._open_blob(thread_id, ns, b))
+                for key, b in found.items()
+            }
+            asked: set[str] = set()
+            frontier = {h for typ, body in opened.values() if typ in MANIFEST_TYPES for _, h in manifest_entries(typ, body)}
+            while frontier:  # a tree level per batch
+                asked |= frontier
+                stored = self._read_blobs(thread_id, ns, [(ELEMENT_CHANNEL, h) for h in sorted(frontier)])
+                children: set[str] = set()
+                for key, b in stored.items():
+                    body = self._open_blob(thread_id, ns, b)
+                    opened[key] = (b.payload_type, body)
+                    if b.payload_type == NODE_TYPE:
+                        children.update(h for _, h in node_entries(body))
+                frontier = children - asked
+            out[ns] = opened
+        return out
+
+    def _still_whole(
+        self,
+        thread_id: str,
+        records: Sequence[StoredRecord],
+        values: Mapping[str, Mapping[BlobKey, tuple[str, bytes]]],
+        what: str,
+    ) -> list[StoredRecord]:
+        """``records`` of one thread, listed before their values (``_thread_values``) and
+        writes were read, minus those deleted since; a record still there whose values are
+        not all found is damage: ``IntegrityError``, before anything is written.
+
+        A record that exists both when listed and now existed all along (checkpoint ids are
+        never reused), so whatever it names was there when read: retention deletes a record
+        before it collects the values only that record named. A record gone by now was
+        deleted concurrently (a prune, ``delete_for_runs``, a cron cleanup): it is left out,
+        whole -- its values or writes may have been read after it went -- and the copy or
+        export shows the later state."""
+        if not records:
+            return []
+        if len(records) <= 4:
+            alive = {
+                (r.checkpoint_ns, r.checkpoint_id)
+                for r in records
+                if self._read_record(thread_id, r.checkpoint_ns, r.checkpoint_id) is not None
+            }
+        else:
+            alive = {
+                (r.checkpoint_ns, r.checkpoint_id)
+                for r in self._query_records(RecordQuery(thread_id=thread_id, include_payload=False))
+            }
+        return self._keep_whole(thread_id, records, values, alive, what)
+
+    @staticmethod
+    def _keep_whole(
+        thread_id: str,
+        records: Sequence[StoredRecord],
+        values: Mapping[str, Mapping[BlobKey, tuple[str, bytes]]],
+        alive: set[tuple[str, str]],
+        what: str,
+    ) -> list[StoredRecord]:
+        """``_still_whole`` once ``alive`` -- the (ns, id) of the thread's records now -- is known."""
+        kept = []
+        memos: dict[str, dict[str, int]] = {}
+        for rec in records:
+            if (rec.checkpoint_ns, rec.checkpoint_id) not in alive:
+                logger.info("%s: checkpoint %r of thread %r was deleted meanwhile; left out", what, rec.checkpoint_id, thread_id)
+                continue
+            if rec.kind == RecordKind.LANGGRAPH.value:
+                gaps = _value_gaps(rec, values.get(rec.checkpoint_ns, {}), memos.setdefault(rec.checkpoint_ns, {}))
+                if gaps:
+                    raise IntegrityError(
+                        f"{what}: checkpoint {rec.checkpoint_id!r} of thread {thread_id!r} (namespace "
+                        f"{rec.checkpoint_ns!r}) is stored, but {'; '.join(gaps)} cannot be read: the source is "
+                        "damaged (lgckpt verify --thread reports it); nothing of that checkpoint was written"
+                    )
+            kept.append(rec)
+        return kept
+
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint, blob and write of a thread under a new thread id.
 
-        Payloads are re-sealed because encryption binds each one to its thread.
+        Payloads are re-sealed because encryption binds each one to its thread. Everything
+        is read first, then written in id order, each checkpoint with the values it is the
+        first to name (so a reader of the target never sees a checkpoint without them). A
+        checkpoint deleted while the copy reads is left out; one whose values are missing
+        though it is still there raises ``IntegrityError`` before anything is written
+        (``_still_whole``).
         """
         self._require_open()
         _check_id(target_thread_id, "target_thread_id")
         records = list(self._query_records(RecordQuery(thread_id=source_thread_id)))
         records.sort(key=lambda r: (r.checkpoint_ns, r.checkpoint_id))
+        values = self._thread_values(source_thread_id, records)
+        writes: dict[tuple[str, str], list[OpenedWrite]] = {}
+        for ns in sorted({r.checkpoint_ns for r in records}):
+            cids = [r.checkpoint_id for r in records if r.checkpoint_ns == ns]
+            for cid, found in self._read_writes_many(source_thread_id, ns, cids).items():
+                writes[(ns, cid)] = [self._open_write(source_thread_id, ns, cid, w) for w in found]
+        records = self._still_whole(source_thread_id, records, values, f"copy of thread {source_thread_id!r}")
+        sent: set[tuple[str, BlobKey]] = set()
         for rec in records:
             ns = rec.checkpoint_ns
             # this config's plaintext rule, whatever the source record was written under
             payload_type, payload, plain = self._apply_plaintext_rule(
                 rec.kind, rec.payload_type, self._open_record(rec), rec.metadata, strict=False
             )
-            blobs = self._read_blobs(source_thread_id, ns, list(rec.channel_versions.items()))
-            hashes = self._element_closure(
-                source_thread_id,
-                ns,
-                [(b.payload_type, self._open_blob(source_thread_id, ns, b)) for b in blobs.values() if b.payload_type in MANIFEST_TYPES],
-            )
-            if hashes:
-                blobs.update(self._read_blobs(source_thread_id, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
             new_blobs = [
-                (ns, self.seal_blob(target_thread_id, ns, b.channel, b.version, b.payload_type, self._open_blob(source_thread_id, ns, b)))
-                if b.payload_type != EMPTY_BLOB_TYPE
-                else (ns, b)
-                for b in blobs.values()
+                (ns, self.seal_blob(target_thread_id, ns, ch, ver, typ, body))
+                if typ != EMPTY_BLOB_TYPE
+                else (ns, StoredBlob(ch, ver, EMPTY_BLOB_TYPE, b"", ""))
+                for (ch, ver), (typ, body) in _first_named(rec, values.get(ns, {}), sent)
             ]
             sealed, checksum = self._seal(payload, self._record_aad(target_thread_id, ns, rec.checkpoint_id))
             copy = StoredRecord(
@@ -1421,13 +1517,13 @@ class BaseCheckpointManager(ICheckpointManager):
                 channel_versions=dict(rec.channel_versions),
             )
             self._write_checkpoint(copy, new_blobs)
-            writes = [self._open_write(source_thread_id, ns, rec.checkpoint_id, w) for w in self._read_writes(source_thread_id, ns, rec.checkpoint_id)]
-            if writes:
+            found = writes.get((ns, rec.checkpoint_id))
+            if found:
                 self.put_langgraph_writes(
                     thread_id=target_thread_id,
                     checkpoint_ns=ns,
                     checkpoint_id=rec.checkpoint_id,
-                    writes=[tuple(w) for w in writes],
+                    writes=[tuple(w) for w in found],
                     replace=True,
                 )
         self._count("threads_copied")
@@ -1886,8 +1982,13 @@ class BaseCheckpointManager(ICheckpointManager):
         rec = self._find(checkpoint_id, thread_id, checkpoint_ns)
         if rec is None:
             return False
-        if rec.status == CheckpointStatus.CORRUPTED.value and self.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns)["problems"]:
-            raise IntegrityError(f"checkpoint {checkpoint_id!r} still fails verification; it cannot be restored")
+        if rec.status == CheckpointStatus.CORRUPTED.value:
+            try:
+                failing = self.verify_report(rec.checkpoint_id, thread_id=rec.thread_id, checkpoint_ns=rec.checkpoint_ns)["problems"]
+            except CheckpointNotFoundError:
+                return False  # deleted meanwhile
+            if failing:
+                raise IntegrityError(f"checkpoint {checkpoint_id!r} still fails verification; it cannot be restored")
         return self._update_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id, status=CheckpointStatus.ACTIVE.value, updated_at=time.time())
 
     # ------------------------------------------------------------------ verify
@@ -1895,7 +1996,11 @@ class BaseCheckpointManager(ICheckpointManager):
         return not self.verify_report(checkpoint_id, thread_id=thread_id, checkpoint_ns=checkpoint_ns)["problems"]
 
     def verify_report(self, checkpoint_id: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> dict[str, Any]:
-        """Check the payload, every referenced blob and every write; mark the record corrupted on failure."""
+        """Check the payload, every referenced blob and every write; mark the record corrupted on failure.
+
+        ``CheckpointNotFoundError`` when the checkpoint does not exist -- also when it is deleted
+        while it is verified (its values then go missing with it, which is not damage: marking it
+        finds no record). A loop that lists checkpoints first counts those as gone, not corrupted."""
         self._require_open()
         try:
             rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
@@ -1903,8 +2008,11 @@ class BaseCheckpointManager(ICheckpointManager):
             if thread_id is None:
                 raise
             # The row itself cannot be read back: report it and mark it, without its payload.
+            if not self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time()):
+                raise CheckpointNotFoundError(
+                    f"checkpoint {checkpoint_id!r} of thread {thread_id!r} (namespace {checkpoint_ns!r}) was deleted while it was verified"
+                ) from exc
             self._count("verification_failures")
-            self._update_record(thread_id, checkpoint_ns, checkpoint_id, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
             return {
                 "thread_id": thread_id,
                 "checkpoint_ns": checkpoint_ns,
@@ -1949,9 +2057,13 @@ class BaseCheckpointManager(ICheckpointManager):
                 check(w.payload, w.checksum, self._write_aad(tid, ns, cid, w.task_id, w.idx), f"write {w.task_id}/{w.idx}")
         self._count("verifications")
         if problems:
+            if not self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time()):
+                # What was missing went with the record (a prune, a cron cleanup): not damage.
+                raise CheckpointNotFoundError(
+                    f"checkpoint {cid!r} of thread {tid!r} (namespace {ns!r}) was deleted while it was verified"
+                )
             self._count("verification_failures")
             logger.warning("checkpoint %r of thread %r failed verification: %s", cid, tid, "; ".join(problems))
-            self._update_record(tid, ns, cid, status=CheckpointStatus.CORRUPTED.value, updated_at=time.time())
         elif key_problems:
             # Not marked: marking would take a healthy thread offline over a key setting.
             self._count("verification_failures")
@@ -2003,15 +2115,43 @@ class BaseCheckpointManager(ICheckpointManager):
     # ------------------------------------------------------------------ export / import
     def export_records(self, records: Iterable[StoredRecord]) -> dict[str, Any]:
         """A portable document (see ``docs/design.md``) holding the given records with
-        their blobs and writes, codec undone so any manager can import it."""
+        their blobs and writes, codec undone so any manager can import it.
+
+        Per thread the values and writes are read after the records were listed; a record
+        deleted meanwhile is left out, one still there whose values cannot all be read raises
+        ``IntegrityError`` (``_still_whole``): a document never holds half a checkpoint."""
         self._require_open()
+        listed: list[StoredRecord] = []
+        for rec in records:
+            if rec.payload is None:
+                rec = self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id)
+                if rec is None:
+                    continue  # deleted since it was listed
+            listed.append(rec)
+        by_thread: dict[str, list[StoredRecord]] = {}
+        for rec in listed:
+            by_thread.setdefault(rec.thread_id, []).append(rec)
+        values: dict[str, dict[str, dict[BlobKey, tuple[str, bytes]]]] = {}
+        writes: dict[tuple[str, str, str], list[StoredWrite]] = {}
+        kept: set[tuple[str, str, str]] = set()
+        for tid, recs in by_thread.items():
+            values[tid] = self._thread_values(tid, recs)
+            for ns in sorted({r.checkpoint_ns for r in recs if r.kind == RecordKind.LANGGRAPH.value}):
+                cids = [r.checkpoint_id for r in recs if r.checkpoint_ns == ns and r.kind == RecordKind.LANGGRAPH.value]
+                for cid, found in self._read_writes_many(tid, ns, cids).items():
+                    writes[(tid, ns, cid)] = found
+            kept.update(
+                (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
+                for r in self._still_whole(tid, recs, values[tid], f"export of thread {tid!r}")
+            )
         out_records: list[dict[str, Any]] = []
         out_blobs: list[dict[str, Any]] = []
         out_writes: list[dict[str, Any]] = []
-        seen_blobs: set[tuple[str, str, str, Any]] = set()
-        for rec in records:
-            if rec.payload is None:
-                rec = self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id) or rec
+        sent: dict[str, set[tuple[str, BlobKey]]] = {}
+        for rec in listed:
+            tid, ns = rec.thread_id, rec.checkpoint_ns
+            if (tid, ns, rec.checkpoint_id) not in kept:
+                continue
             raw = self._open_record(rec)
             out_records.append(
                 {
@@ -2031,45 +2171,34 @@ class BaseCheckpointManager(ICheckpointManager):
                     "sha256": hashlib.sha256(raw).hexdigest(),
                 }
             )
-            tid, ns = rec.thread_id, rec.checkpoint_ns
-            if rec.kind == RecordKind.LANGGRAPH.value:
-                blobs = self._read_blobs(tid, ns, list(rec.channel_versions.items()))
-                hashes = self._element_closure(
-                    tid, ns, [(b.payload_type, self._open_blob(tid, ns, b)) for b in blobs.values() if b.payload_type in MANIFEST_TYPES]
+            if rec.kind != RecordKind.LANGGRAPH.value:
+                continue
+            for (ch, ver), (typ, braw) in _first_named(rec, values[tid].get(ns, {}), sent.setdefault(tid, set())):
+                out_blobs.append(
+                    {
+                        "thread_id": tid,
+                        "checkpoint_ns": ns,
+                        "channel": ch,
+                        "version": ver,
+                        "payload_type": typ,
+                        "data": base64.b64encode(braw).decode("ascii"),
+                    }
                 )
-                if hashes:
-                    blobs.update(self._read_blobs(tid, ns, [(ELEMENT_CHANNEL, h) for h in hashes]))
-                for blob in blobs.values():
-                    key = (tid, ns, blob.channel, blob.version)
-                    if key in seen_blobs:
-                        continue
-                    seen_blobs.add(key)
-                    braw = self._open_blob(tid, ns, blob) if blob.payload_type != EMPTY_BLOB_TYPE else b""
-                    out_blobs.append(
-                        {
-                            "thread_id": tid,
-                            "checkpoint_ns": ns,
-                            "channel": blob.channel,
-                            "version": blob.version,
-                            "payload_type": blob.payload_type,
-                            "data": base64.b64encode(braw).decode("ascii"),
-                        }
-                    )
-                for w in self._read_writes(tid, ns, rec.checkpoint_id):
-                    opened = self._open_write(tid, ns, rec.checkpoint_id, w)
-                    out_writes.append(
-                        {
-                            "thread_id": tid,
-                            "checkpoint_ns": ns,
-                            "checkpoint_id": rec.checkpoint_id,
-                            "task_id": w.task_id,
-                            "idx": w.idx,
-                            "channel": w.channel,
-                            "payload_type": w.payload_type,
-                            "task_path": w.task_path,
-                            "data": base64.b64encode(opened.data).decode("ascii"),
-                        }
-                    )
+            for w in writes.get((tid, ns, rec.checkpoint_id), []):
+                opened = self._open_write(tid, ns, rec.checkpoint_id, w)
+                out_writes.append(
+                    {
+                        "thread_id": tid,
+                        "checkpoint_ns": ns,
+                        "checkpoint_id": rec.checkpoint_id,
+                        "task_id": w.task_id,
+                        "idx": w.idx,
+                        "channel": w.channel,
+                        "payload_type": w.payload_type,
+                        "task_path": w.task_path,
+                        "data": base64.b64encode(opened.data).decode("ascii"),
+                    }
+                )
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
@@ -2082,7 +2211,10 @@ class BaseCheckpointManager(ICheckpointManager):
 
     def export_checkpoint(self, checkpoint_id: str, output_path: str, *, thread_id: str | None = None, checkpoint_ns: str = "") -> bool:
         rec = self._resolve(checkpoint_id, thread_id, checkpoint_ns)
-        _write_json_atomic(Path(output_path), self.export_records([rec]))
+        doc = self.export_records([rec])
+        if not doc["records"]:
+            raise CheckpointNotFoundError(f"checkpoint {checkpoint_id!r} of thread {rec.thread_id!r} was deleted while it was exported")
+        _write_json_atomic(Path(output_path), doc)
         self._count("exports")
         return True
 
@@ -2135,19 +2267,25 @@ class BaseCheckpointManager(ICheckpointManager):
         The whole document is checked first (export_doc.py), and so is every conflict with
         what the store holds: a damaged or incomplete file, or a conflict, imports nothing.
         ``thread_id`` renames the thread (a file of one thread only); ``skip_existing`` leaves
-        records that already exist untouched (a resumed migration); ``progress`` is called
-        after each record written."""
+        records that already exist untouched (a resumed migration) but still imports the
+        file's pending writes of such a record, insert-if-absent, when it is the same checkpoint
+        (same parent, kind and channel versions): a run stopped between a record and its writes
+        is completed by the next; ``progress`` is called after each record written."""
         self._require_open()
         items = read_export(doc, renaming_thread=thread_id is not None, renaming_checkpoint=checkpoint_id is not None)
         # Every conflict before any write: a refused import leaves the store as it was.
         todo = []
         conflicts = []
+        present = []  # (item, target) of records skipped as present whose writes are imported
         for item in items:
             src_tid, ns, src_cid = item.key
             target = (thread_id or src_tid, ns, checkpoint_id or src_cid)
-            if not overwrite and self._read_record(*target) is not None:
+            existing = None if overwrite else self._read_record(*target)
+            if existing is not None:
                 if not skip_existing:
                     conflicts.append(target)
+                elif item.writes and _same_checkpoint(existing, item.fields):
+                    present.append((item, target))
                 continue
             todo.append((item, target))
         if conflicts:
@@ -2159,6 +2297,11 @@ class BaseCheckpointManager(ICheckpointManager):
         imported: list[tuple[str, str, str]] = []
         counted: set[tuple[str, str, str, Any]] = set()
         addresses: dict[tuple[str, str], str] = {}
+        for item, (tid, ns, cid) in present:
+            # A record is written before its writes (``_import_item``): a run stopped between
+            # the two left it without them. Insert-if-absent, special channels included: a
+            # write already there is this import's own, or newer than the file's.
+            self.put_langgraph_writes(thread_id=tid, checkpoint_ns=ns, checkpoint_id=cid, writes=item.writes, replace=False)
         for item, (tid, ns, cid) in todo:
             self._import_item(item, tid, ns, cid, metadata, counted, addresses)
             imported.append((tid, ns, cid))
@@ -2349,6 +2492,71 @@ class BaseCheckpointManager(ICheckpointManager):
 
 
 # --------------------------------------------------------------------------- export file helpers
+def _first_named(
+    rec: StoredRecord, opened: Mapping[BlobKey, tuple[str, bytes]], sent: set[tuple[str, BlobKey]]
+) -> list[tuple[BlobKey, tuple[str, bytes]]]:
+    """The blobs of a thread copy (or export) that ``rec`` is the first to name, with the list
+    elements and nodes their manifests reach; marks them ``sent``. ``opened``: the namespace's
+    blobs (``_thread_values``)."""
+    ns = rec.checkpoint_ns
+    out = []
+    stack: list[BlobKey] = list(rec.channel_versions.items())
+    while stack:
+        key = stack.pop()
+        if (ns, key) in sent or key not in opened:
+            continue
+        sent.add((ns, key))
+        typ, body = opened[key]
+        out.append((key, (typ, body)))
+        if typ in MANIFEST_TYPES:
+            stack.extend((ELEMENT_CHANNEL, h) for _, h in manifest_entries(typ, body))
+        elif typ == NODE_TYPE:
+            stack.extend((ELEMENT_CHANNEL, h) for _, h in node_entries(body))
+    return out
+
+
+def _value_gaps(rec: StoredRecord, opened: Mapping[BlobKey, tuple[str, bytes]], memo: dict[str, int]) -> list[str]:
+    """What ``opened`` (a namespace's values, ``_thread_values``) lacks of ``rec``'s: channel
+    values, and list elements and nodes their manifests reach. ``memo`` (one per namespace)
+    keeps what is missing under each digest, so a thread's records cost their manifests'
+    entries beyond one walk of each distinct node."""
+
+    def missing_under(digest: str) -> int:
+        known = memo.get(digest)
+        if known is not None:
+            return known
+        hit = opened.get((ELEMENT_CHANNEL, digest))
+        if hit is None:
+            n = 1
+        elif hit[0] == NODE_TYPE:
+            n = sum(missing_under(child) for _, child in node_entries(hit[1]))
+        else:
+            n = 0
+        memo[digest] = n
+        return n
+
+    gaps = []
+    for ch, ver in rec.channel_versions.items():
+        hit = opened.get((ch, ver))
+        if hit is None:
+            gaps.append(f"the value of channel {ch!r} (version {ver!r})")
+        elif hit[0] in MANIFEST_TYPES:
+            n = sum(missing_under(h) for _, h in manifest_entries(*hit))
+            if n:
+                gaps.append(f"{n} list element(s) or node(s) of channel {ch!r} (version {ver!r})")
+    return gaps
+
+
+def _same_checkpoint(existing: StoredRecord, fields: Mapping[str, Any]) -> bool:
+    """Whether a stored record is the checkpoint an export record describes (not another
+    history's checkpoint under the same id): same parent, kind and channel versions."""
+    return (
+        existing.parent_checkpoint_id == fields.get("parent_checkpoint_id")
+        and existing.kind == fields.get("kind", RecordKind.DATA.value)
+        and existing.channel_versions == dict(fields.get("channel_versions") or {})
+    )
+
+
 def _iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat() if ts is not None else None
 

@@ -104,6 +104,7 @@ from langgraph_ckpt_config.managers.base import (
     LRUCache,
     OpenedBundle,
     _check_id,
+    _first_named,
     _run_ids,
     carried_over_values,
 )
@@ -1365,7 +1366,9 @@ class RedisCheckpointManager(BaseCheckpointManager):
 
     def _plan_copy_thread(self, source: str, target: str) -> Plan:
         """base ``copy_thread`` in a handful of round trips: the records, each namespace's
-        blobs (and list elements / nodes), the writes; then the re-sealed copies written in
+        blobs (and list elements / nodes), the writes, the record fields still there (a
+        checkpoint deleted meanwhile is left out, one missing values though still there raises
+        ``IntegrityError`` before anything is written); then the re-sealed copies written in
         id order, pipelined, each checkpoint's script carrying the blobs it is the first
         to name -- a reader of the target never sees a checkpoint without its values."""
         _check_id(target, "target_thread_id")
@@ -1384,6 +1387,14 @@ class RedisCheckpointManager(BaseCheckpointManager):
             elements = yield from self._plan_fetch_elements(source, ns, digests)
             raw.update((key, (b.payload_type, self._open_blob(source, ns, b))) for key, b in elements.items())
             opened[ns] = raw
+        # a checkpoint deleted since it was listed is left out; one still there whose values
+        # were not all found is damage (base ``_still_whole``)
+        alive_fields = {_text(f) for f in (yield ("cmd", "HKEYS", src[REC]))}
+        alive = {
+            (r.checkpoint_ns, r.checkpoint_id) for r in records
+            if _text(self._field(r.checkpoint_ns, r.checkpoint_id)) in alive_fields
+        }
+        records = self._keep_whole(source, records, opened, alive, f"copy of thread {source!r}")
         calls: list[tuple] = []
         sent: set[tuple[str, BlobKey]] = set()
         for rec in records:
@@ -1903,28 +1914,6 @@ def _give_back(pool: Any, conn: Any) -> None:
                 pool._available_connections.append(conn)
                 return
     pool.release(conn)
-
-
-def _first_named(
-    rec: StoredRecord, opened: dict[BlobKey, tuple[str, bytes]], sent: set[tuple[str, BlobKey]]
-) -> list[tuple[BlobKey, tuple[str, bytes]]]:
-    """The blobs of a thread copy that ``rec`` is the first to name, with the list elements
-    and nodes their manifests reach; marks them ``sent``. ``opened``: the namespace's blobs."""
-    ns = rec.checkpoint_ns
-    out = []
-    stack: list[BlobKey] = list(rec.channel_versions.items())
-    while stack:
-        key = stack.pop()
-        if (ns, key) in sent or key not in opened:
-            continue
-        sent.add((ns, key))
-        typ, body = opened[key]
-        out.append((key, (typ, body)))
-        if typ in MANIFEST_TYPES:
-            stack.extend((ELEMENT_CHANNEL, h) for _, h in manifest_entries(typ, body))
-        elif typ == NODE_TYPE:
-            stack.extend((ELEMENT_CHANNEL, h) for _, h in node_entries(body))
-    return out
 
 
 class _Prefetched:

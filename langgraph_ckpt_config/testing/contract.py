@@ -26,6 +26,7 @@ empty at the start of the test. ``overrides`` are manager parameters.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -633,6 +634,93 @@ class ManagerContract:
         assert await manager.adelete_for_runs([None, "r1"]) == 1
         assert left() == ["001", "002", "004"]
 
+    # ------------------------------------------------------------------ list, then read: races
+    def _three_checkpoints(self, manager) -> None:
+        for i, parent in (("001", None), ("002", "001"), ("003", "002")):
+            _lg_put(manager, "src", i, parent=parent, channels={"a": f"value {i}".encode()})
+            manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id=i,
+                                         writes=[("task", 0, "a", "bytes", f"write {i}".encode(), "")], replace=False)
+
+    @pytest.mark.parametrize("operation", ["copy", "export"])
+    def test_checkpoints_deleted_while_copied_or_exported_are_left_out_whole(self, manager_factory, operation):
+        """Another process prunes the source after the copy (export) listed its checkpoints,
+        before it read their values: the pruned ones are left out, not copied without values."""
+        manager = manager_factory()
+        other = manager_factory()
+        other = other if _shares_storage(manager, other) else manager
+        self._three_checkpoints(manager)
+        with _before_first_value_read(manager, lambda: other.prune_thread("src", keep_last=1)) as fired:
+            if operation == "copy":
+                manager.copy_thread("src", "dst")
+            else:
+                doc = manager.export_threads(["src"])
+        assert fired
+        if operation == "export":
+            assert [r["checkpoint_id"] for r in doc["records"]] == ["003"]
+            assert [w["checkpoint_id"] for w in doc["writes"]] == ["003"]
+            manager.import_document(doc, thread_id="dst")
+        copied = manager.query_records(RecordQuery(thread_id="dst", include_payload=False))
+        assert [r.checkpoint_id for r in copied] == ["003"]
+        assert manager.verify_report("003", thread_id="dst")["problems"] == []
+        bundle = manager.get_langgraph_bundle("dst")
+        assert bundle.blobs[("a", "v-003")][1] == b"value 003" and [w.data for w in bundle.writes] == [b"write 003"]
+
+    @pytest.mark.parametrize("operation", ["copy", "export"])
+    def test_copy_or_export_of_a_checkpoint_missing_values_raises(self, manager, operation):
+        """A checkpoint still stored whose value is gone is damage: IntegrityError naming it,
+        and nothing of the copy written -- never a copy or file that cannot be read back."""
+        self._three_checkpoints(manager)
+        manager._delete_blobs("src", [("", "a", "v-002")])
+        with pytest.raises(IntegrityError, match=r"'002' of thread 'src'.*channel 'a'"):
+            manager.copy_thread("src", "dst") if operation == "copy" else manager.export_threads(["src"])
+        assert manager.query_records(RecordQuery(thread_id="dst", include_payload=False)) == []
+
+    def test_a_resumed_import_completes_a_record_stopped_before_its_writes(self, manager):
+        """``import_document(skip_existing=True)`` (``lgckpt migrate``) stopped after a record was
+        written, before its pending writes: the re-run skips the record but imports its writes,
+        insert-if-absent -- a pending interrupt (a special channel) is not lost."""
+        _lg_put(manager, "src", "001", channels={"a": b"1"})
+        _lg_put(manager, "src", "002", parent="001", channels={"a": b"2"})
+        writes = [("task", 0, "a", "bytes", b"regular", "p"), ("task", -3, "__interrupt__", "bytes", b"ask", "p")]
+        manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id="002", writes=writes[:1], replace=False)
+        manager.put_langgraph_writes(thread_id="src", checkpoint_ns="", checkpoint_id="002", writes=writes[1:], replace=True)
+        doc = manager.export_threads(["src"])
+        original = manager.put_langgraph_writes
+
+        def killed(**kwargs: Any) -> None:
+            raise KeyboardInterrupt("killed between the record and its writes")
+
+        manager.put_langgraph_writes = killed
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                manager.import_document(doc, thread_id="dst", skip_existing=True)
+        finally:
+            del manager.put_langgraph_writes
+        assert manager.put_langgraph_writes == original
+        assert manager.get_langgraph_bundle("dst").writes == []  # the record is there, its writes are not
+        assert manager.import_document(doc, thread_id="dst", skip_existing=True) == []  # nothing left to write...
+        copied = sorted((w.task_id, w.idx, w.channel, w.data) for w in manager.get_langgraph_bundle("dst").writes)
+        assert copied == [("task", -3, "__interrupt__", b"ask"), ("task", 0, "a", b"regular")]  # ...but its writes
+        # a write the target holds already is kept (insert-if-absent, special channels too)
+        manager.put_langgraph_writes(thread_id="dst", checkpoint_ns="", checkpoint_id="002",
+                                     writes=[("task", -3, "__interrupt__", "bytes", b"newer", "p")], replace=True)
+        manager.import_document(doc, thread_id="dst", skip_existing=True)
+        assert {w.idx: w.data for w in manager.get_langgraph_bundle("dst").writes} == {-3: b"newer", 0: b"regular"}
+
+    def test_a_checkpoint_deleted_while_it_is_verified_is_not_found_not_corrupted(self, manager_factory):
+        """Verification read the record, then a prune removed it with its values: the values
+        are missing because the checkpoint is gone, which is not damage (nothing to mark)."""
+        manager = manager_factory()
+        other = manager_factory()
+        other = other if _shares_storage(manager, other) else manager
+        self._three_checkpoints(manager)
+        with _before_first_value_read(manager, lambda: other.delete_checkpoints("src", [("", "001")])) as fired:
+            with pytest.raises(CheckpointNotFoundError, match="deleted while it was verified"):
+                manager.verify_report("001", thread_id="src")
+        assert fired
+        assert manager.verify_report("002", thread_id="src")["problems"] == []
+        assert manager.get_statistics()["operations"].get("verification_failures", 0) == 0
+
     def test_namespaces_are_separate(self, manager):
         _lg_put(manager, "t", "001", ns="", channels={"a": b"root"})
         _lg_put(manager, "t", "002", ns="child:1", channels={"a": b"child"})
@@ -709,6 +797,40 @@ class ManagerContract:
         assert bundle.payload == b"p" and bundle.blobs[("a", 1)][1] == b"v"
         await manager.adelete_thread("lg")
         assert await manager.aget_langgraph_bundle("lg") is None
+
+
+@contextlib.contextmanager
+def _before_first_value_read(manager, action):
+    """Run ``action`` once, just before ``manager`` first reads channel values (after a copy or
+    export listed the records): a deterministic interleaving with another process. Yields a
+    list that is non-empty once ``action`` ran."""
+    fired: list[bool] = []
+    # Redis reads blobs through a plan (``_plan_read_blobs``) in its own copy_thread too
+    name = "_plan_read_blobs" if hasattr(manager, "_plan_read_blobs") else "_read_blobs"
+    original = getattr(manager, name)
+
+    def fire() -> None:
+        if not fired:
+            fired.append(True)
+            action()
+
+    if name == "_plan_read_blobs":
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            fire()
+            return (yield from original(*args, **kwargs))
+
+    else:
+
+        def hooked(*args: Any, **kwargs: Any) -> Any:
+            fire()
+            return original(*args, **kwargs)
+
+    setattr(manager, name, hooked)
+    try:
+        yield fired
+    finally:
+        delattr(manager, name)
 
 
 def _shares_storage(a, b) -> bool:
