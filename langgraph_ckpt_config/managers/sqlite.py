@@ -234,6 +234,7 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             # would scan the thread's blobs); list elements: their versions as a JSON list
             "count_values": f'(SELECT count(*) FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
             "AND version IN (SELECT value FROM json_each(?)))",
+            "count_value": f'(SELECT count(*) FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version=?)',
             "values_present": f'SELECT version FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? '
             "AND version IN (SELECT value FROM json_each(?))",
             "get_blobs_of_channel": f'SELECT version, payload_type, payload, checksum FROM "{t}_blobs" WHERE thread_id=? AND checkpoint_ns=? AND channel=? AND version IN (SELECT value FROM json_each(?))',
@@ -546,8 +547,13 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         for ch, ver in wanted:
             by_channel.setdefault(ch, set()).add(_version_key(ver))
         groups = [(ch, json.dumps(sorted(versions)), len(versions)) for ch, versions in by_channel.items()]
-        condition = " + ".join([sql["count_values"]] * len(groups)) + " = ?"
-        params = [part for ch, versions, _ in groups for part in (tid, ns, ch, versions)]
+        # a channel's value: one version (a point lookup); list elements: many (json_each)
+        condition = " + ".join(sql["count_value"] if n == 1 else sql["count_values"] for _, _, n in groups) + " = ?"
+        params = [
+            part
+            for ch, versions, n in groups
+            for part in (tid, ns, ch, next(iter(by_channel[ch])) if n == 1 else versions)
+        ]
         wanted_count = sum(n for _, _, n in groups)
 
         def body(conn: sqlite3.Connection) -> None:
