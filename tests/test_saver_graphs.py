@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import operator
 import subprocess
 import sys
 import textwrap
-from typing import Annotated
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import empty_checkpoint
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, StateGraph
-from typing_extensions import TypedDict
 
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
-from langgraph_ckpt_config.testing.graphs import SCENARIOS, chat_graph, run_scenario
+from langgraph_ckpt_config.testing.graphs import SCENARIOS, chat_graph, delta_graph, run_scenario
 
 INTERRUPT = "__interrupt__"  # a special channel: its write replaces what is stored
 
@@ -177,30 +172,13 @@ def test_sqlite_file_holds_no_plaintext_with_encryption(tmp_path):
         assert secret.decode().encode("utf-16-le") not in raw
 
 
-class _DeltaState(TypedDict, total=False):
-    items: Annotated[list, DeltaChannel(operator.add, snapshot_frequency=4)]
-    n: int
-
-
-def _delta_graph():
-    def step(state: _DeltaState) -> dict:
-        n = state.get("n", 0) + 1
-        return {"items": [f"i{n}"], "n": n}
-
-    builder = StateGraph(_DeltaState)
-    builder.add_node("step", step)
-    builder.add_edge(START, "step")
-    builder.add_edge("step", END)
-    return builder
-
-
 def test_pruning_keeps_archived_checkpoints_readable(manager_factory):
     """An archived checkpoint survives pruning *with* the history its DeltaChannel is rebuilt
     from: its state reads back as before (as the InMemorySaver's, never pruned)."""
     cfg = {"configurable": {"thread_id": "d"}}
-    reference = _delta_graph().compile(checkpointer=InMemorySaver())
+    reference = delta_graph().compile(checkpointer=InMemorySaver())
     saver = ConfigCheckpointSaver(manager_factory())
-    graph = _delta_graph().compile(checkpointer=saver)
+    graph = delta_graph().compile(checkpointer=saver)
     for _ in range(9):
         reference.invoke({}, cfg)
         graph.invoke({}, cfg)

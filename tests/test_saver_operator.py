@@ -5,22 +5,17 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import operator
 from pathlib import Path
-from typing import Annotated
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
-from typing_extensions import TypedDict
 
 from langgraph_ckpt_config.managers.interfaces import CheckpointStatus, RecordKind
 from langgraph_ckpt_config.managers.records import RecordQuery
 from langgraph_ckpt_config.saver import ConfigCheckpointSaver
-from langgraph_ckpt_config.testing.graphs import approval_graph, chat_graph
+from langgraph_ckpt_config.testing.graphs import approval_graph, chat_graph, delta_graph
 
 
 def _cfg(thread: str, **extra):
@@ -111,28 +106,11 @@ def test_prune_keep_last(manager_factory):
     assert list(saver.list(_cfg("pr"))) == []
 
 
-class DeltaState(TypedDict, total=False):
-    items: Annotated[list[str], DeltaChannel(operator.add, snapshot_frequency=3)]
-    step: int
-
-
-def _delta_graph():
-    def add(state):
-        step = state.get("step", 0) + 1
-        return {"items": [f"item-{step}"], "step": step}
-
-    builder = StateGraph(DeltaState)
-    builder.add_node("add", add)
-    builder.add_edge(START, "add")
-    builder.add_edge("add", END)
-    return builder
-
-
 def test_prune_keeps_delta_channel_history(manager_factory):
     saver = ConfigCheckpointSaver(manager_factory())
     reference = InMemorySaver()
-    ours = _delta_graph().compile(checkpointer=saver)
-    ref = _delta_graph().compile(checkpointer=reference)
+    ours = delta_graph().compile(checkpointer=saver)
+    ref = delta_graph().compile(checkpointer=reference)
     for _ in range(7):
         ours.invoke({}, _cfg("delta"))
         ref.invoke({}, _cfg("delta"))
@@ -157,8 +135,8 @@ async def test_delta_channel_history_matches_in_memory_saver(manager_factory):
     """Our one-walk override returns what InMemorySaver's does, at every checkpoint, sync and async."""
     saver = ConfigCheckpointSaver(manager_factory())
     reference = InMemorySaver()
-    ours = _delta_graph().compile(checkpointer=saver)
-    ref = _delta_graph().compile(checkpointer=reference)
+    ours = delta_graph().compile(checkpointer=saver)
+    ref = delta_graph().compile(checkpointer=reference)
     for _ in range(8):
         await ours.ainvoke({}, _cfg("dh"))
         await ref.ainvoke({}, _cfg("dh"))

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from langgraph_ckpt_config.config.models import ManagerParameters
+from langgraph_ckpt_config.files import replace_file
 from langgraph_ckpt_config.managers.base import BaseCheckpointManager
 from langgraph_ckpt_config.managers.layout import pack, pack_record, unpack, unpack_record
 from langgraph_ckpt_config.managers.records import (
@@ -83,17 +83,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     for attempt in range(3):
         try:
             _makedirs(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            _fsync_dir(path.parent)
+            replace_file(path, data)
             return
         except FileNotFoundError:  # another instance removed the folder meanwhile (delete_thread)
             if attempt == 2:

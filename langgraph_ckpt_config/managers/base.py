@@ -42,6 +42,7 @@ from langgraph_ckpt_config.errors import (
     ManagerNotInitializedError,
     StaleElementsError,
 )
+from langgraph_ckpt_config.files import replace_file
 from langgraph_ckpt_config.managers import sealed_metadata
 from langgraph_ckpt_config.managers.export_doc import (
     EXPORT_FORMAT,
@@ -2562,21 +2563,9 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _write_json_atomic(path: Path, doc: Mapping[str, Any]) -> None:
-    """Write to a temp file in the same directory then rename: a crash leaves the old file or none."""
-    import os
-    import tempfile
-
+    """The export file, replaced atomically: a crash leaves the old file or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with open(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
 def _run_ids(run_ids: Iterable[Any]) -> list[Any]:

@@ -51,26 +51,30 @@ def unwrap(payload_type: str, raw: bytes) -> tuple[str, bytes, dict[str, Any] | 
     return payload_type[len(SEALED_METADATA_PREFIX) :], raw[_LENGTH + size :], metadata
 
 
-def langgraph_metadata(serde: Any, payload_type: str, raw: bytes) -> dict[str, Any] | None:
-    """The metadata a LangGraph checkpoint's payload carries, or None when ``serde`` cannot
-    read it (a payload not written by ``ConfigCheckpointSaver``, another serde)."""
+def _langgraph_document(serde: Any, payload_type: str, raw: bytes) -> dict[str, Any] | None:
+    """A LangGraph checkpoint's payload decoded (``{"checkpoint": ..., "metadata": {...}}``), or
+    None when ``serde`` cannot read it (a payload not written by ``ConfigCheckpointSaver``,
+    another serde)."""
     try:
         doc = serde.loads_typed((payload_type, raw))
     except Exception:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
         return None
-    return doc["metadata"]
+    return doc
+
+
+def langgraph_metadata(serde: Any, payload_type: str, raw: bytes) -> dict[str, Any] | None:
+    """The metadata a LangGraph checkpoint's payload carries, or None when ``serde`` cannot read it."""
+    doc = _langgraph_document(serde, payload_type, raw)
+    return doc["metadata"] if doc is not None else None
 
 
 def reseal_langgraph(serde: Any, payload_type: str, raw: bytes, updates: Mapping[str, Any]) -> tuple[str, bytes] | None:
     """The LangGraph payload with ``updates`` merged into its metadata (what ``get_tuple`` then
     returns), or None when ``serde`` cannot read it."""
-    try:
-        doc = serde.loads_typed((payload_type, raw))
-    except Exception:
-        return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
+    doc = _langgraph_document(serde, payload_type, raw)
+    if doc is None:
         return None
     doc["metadata"] = {**doc["metadata"], **updates}
     return serde.dumps_typed(doc)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langgraph.channels.delta import DeltaChannel
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, Send, interrupt
@@ -78,6 +79,26 @@ def _echo(state: ChatState) -> dict[str, Any]:
     last = state["messages"][-1].content
     return {"messages": [AIMessage(f"echo {turn}: {last}", id=f"ai-{turn}")], "turns": turn}
 
+
+class DeltaState(TypedDict, total=False):
+    #: rebuilt from the writes of ancestors, snapshotted every 3 steps (LangGraph's DeltaChannel)
+    items: Annotated[list[str], DeltaChannel(operator.add, snapshot_frequency=3)]
+    step: int
+
+
+def _add_item(state: DeltaState) -> dict[str, Any]:
+    step = state.get("step", 0) + 1
+    return {"items": [f"item-{step}"], "step": step}
+
+
+def delta_graph():
+    """One node appending an item per invoke to a ``DeltaChannel``: what pruning and retention
+    must keep is the ancestors a kept checkpoint's items are rebuilt from."""
+    builder = StateGraph(DeltaState)
+    builder.add_node("add", _add_item)
+    builder.add_edge(START, "add")
+    builder.add_edge("add", END)
+    return builder
 
 def chat_graph():
     builder = StateGraph(ChatState)
