@@ -338,3 +338,29 @@ def test_a_list_element_missing_from_a_stored_checkpoint_stops_copy_and_export(m
     with pytest.raises(IntegrityError, match=r"thread 'src'.*list element"):
         saver.copy_thread("src", "dst") if operation == "copy" else manager.export_threads(["src"])
     assert manager.query_records(RecordQuery(thread_id="dst", include_payload=False)) == []
+
+
+@pytest.mark.parametrize("backend", ["memory", "plugin-dir"])
+def test_a_listing_leaves_out_checkpoints_pruned_while_it_reads(manager_factory, backend):
+    """``list`` reads a listed checkpoint's values after the listing; one pruned in between
+    (its values collected with it) is left out, not reported as damaged."""
+    manager = manager_factory()
+    saver = ConfigCheckpointSaver(manager)
+    _chat(saver, "busy", 4)
+    listed = len(list(saver.list(_cfg("busy"))))
+    original = manager._read_blobs_cached
+    pruned: list[int] = []
+
+    def prune_first(*args):
+        if not pruned:
+            pruned.append(-1)  # the prune reads values too: once
+            pruned[0] = manager.prune_thread("busy", keep_last=1)
+        return original(*args)
+
+    manager._read_blobs_cached = prune_first
+    try:
+        seen = list(saver.list(_cfg("busy")))
+    finally:
+        del manager._read_blobs_cached
+    assert pruned[0] == listed - 1
+    assert len(seen) == 1  # the head, read before the others went

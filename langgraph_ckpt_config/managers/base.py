@@ -1281,7 +1281,21 @@ class BaseCheckpointManager(ICheckpointManager):
         for record in self._query_records(query):
             blobs = self._read_blobs_cached(record.thread_id, record.checkpoint_ns, list(record.channel_versions.items()))
             writes = self._read_writes(record.thread_id, record.checkpoint_ns, record.checkpoint_id)
-            yield self._attach_elements(self._open_bundle(StoredBundle(record, blobs, writes)))
+            opened = self._listed_bundle(StoredBundle(record, blobs, writes))
+            if opened is not None:
+                yield opened
+
+    def _listed_bundle(self, bundle: StoredBundle) -> OpenedBundle | None:
+        """A listed checkpoint opened; None when it was deleted after the listing (a prune or
+        retention pass ran in between, and its values went with it). A checkpoint still there
+        with values missing is damage: ``IntegrityError``."""
+        try:
+            return self._attach_elements(self._open_bundle(bundle))
+        except IntegrityError:
+            rec = bundle.record
+            if self._read_record(rec.thread_id, rec.checkpoint_ns, rec.checkpoint_id) is None:
+                return None
+            raise
 
     def query_records(self, query: RecordQuery) -> list[StoredRecord]:
         """Plain records (payloads sealed) -- for operators and tools."""

@@ -908,7 +908,9 @@ class S3CheckpointManager(BaseCheckpointManager):
         for i in range(0, len(entries), _BUNDLE_CHUNK):
             chunk = entries[i : i + _BUNDLE_CHUNK]
             for bundle in self._bundles([(entry, record) for record, entry in chunk]):
-                yield self._attach_elements(self._open_bundle(bundle))
+                opened = self._listed_bundle(bundle)
+                if opened is not None:
+                    yield opened
 
     def _thread_ids_listed(self) -> list[str]:
         out = []
