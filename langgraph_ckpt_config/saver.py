@@ -103,17 +103,15 @@ def _in_a_run(configurable: Mapping[str, Any]) -> bool:
 
 def _versions_mismatch(bundle: OpenedBundle, versions: Mapping[str, Any]) -> IntegrityError:
     """The sealed checkpoint names channel versions other than the record's plaintext
-    ``channel_versions`` (which chose the blobs read), or a blob it names is missing: never
-    a state silently missing a channel."""
+    ``channel_versions`` (which chose the blobs read): never a state silently missing a
+    channel. (A value missing for a version the record names is the manager's
+    ``IntegrityError`` already: ``_open_bundle``.)"""
     rec = bundle.record
     stored = rec.channel_versions
-    channels = sorted(
-        {ch for ch in {*versions, *stored} if versions.get(ch) != stored.get(ch)}
-        | {ch for ch, ver in versions.items() if (ch, ver) not in bundle.blobs}
-    )
+    channels = sorted(ch for ch in {*versions, *stored} if versions.get(ch) != stored.get(ch))
     return IntegrityError(
         f"checkpoint {rec.checkpoint_id!r} of thread {rec.thread_id!r}: the stored channel versions do not match "
-        f"the sealed checkpoint's, or a value is missing, for channel(s) {channels}"
+        f"the sealed checkpoint's for channel(s) {channels}"
     )
 
 
@@ -451,12 +449,11 @@ class ConfigCheckpointSaver(BaseCheckpointSaver[str]):
             doc = serde.loads_typed((rec.payload_type, bundle.payload))
         checkpoint: dict[str, Any] = doc["checkpoint"]  # freshly decoded: ours to complete in place
         versions = checkpoint.get("channel_versions", {})
-        blobs = bundle.blobs
-        if rec.channel_versions != versions or len(blobs) != len(versions):
+        if rec.channel_versions != versions:
             raise _versions_mismatch(bundle, versions)
         checkpoint["channel_values"] = {
             channel: self._value(bundle, typ, raw, channel, resume)
-            for (channel, version), (typ, raw) in blobs.items()
+            for (channel, version), (typ, raw) in bundle.blobs.items()
             if typ != EMPTY_BLOB_TYPE
         }
         config: RunnableConfig = {

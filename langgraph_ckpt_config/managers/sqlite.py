@@ -546,15 +546,11 @@ class SqliteCheckpointManager(BaseCheckpointManager):
         by_channel: dict[str, set[str]] = {}
         for ch, ver in wanted:
             by_channel.setdefault(ch, set()).add(_version_key(ver))
-        groups = [(ch, json.dumps(sorted(versions)), len(versions)) for ch, versions in by_channel.items()]
+        groups = [(ch, sorted(versions)) for ch, versions in by_channel.items()]
         # a channel's value: one version (a point lookup); list elements: many (json_each)
-        condition = " + ".join(sql["count_value"] if n == 1 else sql["count_values"] for _, _, n in groups) + " = ?"
-        params = [
-            part
-            for ch, versions, n in groups
-            for part in (tid, ns, ch, next(iter(by_channel[ch])) if n == 1 else versions)
-        ]
-        wanted_count = sum(n for _, _, n in groups)
+        condition = " + ".join(sql["count_value"] if len(v) == 1 else sql["count_values"] for _, v in groups) + " = ?"
+        params = [part for ch, v in groups for part in (tid, ns, ch, v[0] if len(v) == 1 else json.dumps(v))]
+        wanted_count = sum(len(v) for _, v in groups)
 
         def body(conn: sqlite3.Connection) -> None:
             if blob_rows:  # immutable per key: an existing blob is kept (INSERT OR IGNORE)
@@ -567,9 +563,9 @@ class SqliteCheckpointManager(BaseCheckpointManager):
             if conn.execute(statement, (*record_row, *params, wanted_count)).rowcount == 1:
                 return
             missing = []
-            for ch, versions, _ in groups:
-                present = {row[0] for row in conn.execute(sql["values_present"], (tid, ns, ch, versions))}
-                missing += [f"{ch}@{v}" for v in json.loads(versions) if v not in present]
+            for ch, versions in groups:
+                present = {row[0] for row in conn.execute(sql["values_present"], (tid, ns, ch, json.dumps(versions)))}
+                missing += [f"{ch}@{v}" for v in versions if v not in present]
             raise StaleElementsError(tid, missing)
 
         self._run(body, mode="IMMEDIATE")
